@@ -1,0 +1,103 @@
+# Chapter 03 notes: learning_notes/03_rl_algorithms/README.md#masked-statistics
+"""Statistics over the valid tokens of a padded batch.
+
+Every RL tensor here is `[B, T]`: B sequences, T response positions, with a 0/1 mask that marks
+which positions are real model tokens (not padding, not injected tool output). Means, variances
+and whitening must ignore the masked positions, or padding silently changes the advantages.
+Semantics follow verl's `verl/utils/torch_functional.py`.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def masked_sum(values: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
+    """Sum of `values` where `mask` is non-zero.
+
+    NaN or inf at masked positions cannot leak in: they are replaced by 0 before multiplying.
+
+    Args:
+        values: any shape, e.g. `[B, T]`.
+        mask: same shape, 0/1 (bool, int or float).
+        dim: dimension to reduce; None reduces everything.
+    """
+    valid = torch.where(mask.bool(), values, torch.zeros_like(values))  # [B, T]
+    return (valid * mask).sum(dim=dim) if dim is not None else (valid * mask).sum()
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
+    """Mean of `values` over the positions where `mask` is 1.
+
+    Args:
+        values: `[B, T]` (any shape works).
+        mask: same shape as `values`, 0/1.
+        dim: dimension to reduce; None gives one scalar over the whole batch.
+
+    Returns:
+        The masked mean; an all-zero mask gives 0 (not NaN) thanks to the `1e-8` in the denominator.
+    """
+    # EXERCISE difficulty=1 minutes=5
+    # HINT: Reuse `masked_sum` for the numerator.
+    # HINT: The denominator is the number of valid positions, `mask.sum(dim)`, plus 1e-8 (as verl does) so that an all-zero mask gives 0.
+    # mean = sum_i m_i x_i / (sum_i m_i + 1e-8)
+    total = masked_sum(values, mask, dim)
+    count = mask.sum(dim=dim) if dim is not None else mask.sum()
+    return total / (count + 1e-8)
+
+
+def masked_var(values: torch.Tensor, mask: torch.Tensor, unbiased: bool = True) -> torch.Tensor:
+    """Variance of `values` over the masked positions (a scalar over the whole batch).
+
+    Args:
+        values: `[B, T]`.
+        mask: `[B, T]`, 0/1.
+        unbiased: apply Bessel's correction n / (n - 1), as verl does.
+
+    Returns:
+        A 0-dim tensor. With fewer than two valid positions the unbiased variance is undefined:
+        verl raises a ValueError there; we return 0 so that an empty batch (every response cut off)
+        cannot crash a training step. `masked_whiten` then returns zeros.
+    """
+    # EXERCISE difficulty=1 minutes=10
+    # HINT: Centre the values with `masked_mean`, then take the masked mean of the squares.
+    # HINT: Bessel's correction multiplies by n / (n - 1), where n = mask.sum().
+    # HINT: Return a zero tensor when n < 2 when unbiased (n < 1 otherwise) instead of raising.
+    n = mask.sum()
+    if n < (2 if unbiased else 1):
+        return torch.zeros((), dtype=values.dtype, device=values.device)
+    mean = masked_mean(values, mask)
+    # var = sum_i m_i (x_i - mean)^2 / n
+    variance = masked_mean((values - mean) ** 2, mask)
+    if unbiased:
+        # Bessel: multiply by n / (n - 1)
+        variance = variance * (n / (n - 1))
+    return variance
+
+
+def masked_whiten(values: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True) -> torch.Tensor:
+    """Normalise `values` to zero mean and unit variance using statistics of the masked positions.
+
+    Args:
+        values: `[B, T]`, e.g. GAE advantages.
+        mask: `[B, T]`, 0/1. Only these positions enter the mean and variance; every position
+            (masked ones too) is transformed, as in verl, so mask the result where it matters.
+        shift_mean: if False, add the mean back after scaling (verl's option for rewards).
+
+    Returns:
+        `[B, T]`: `(values - mean) / sqrt(var + 1e-8)`. With fewer than two valid positions,
+        zeros (plus the mean if `shift_mean` is False): one number has no spread to scale by.
+    """
+    # EXERCISE difficulty=1 minutes=5
+    # HINT: whitened = (x - mean) * rsqrt(var + 1e-8), using masked_mean and the unbiased masked_var.
+    # HINT: Handle the degenerate case (mask.sum() < 2) by returning zeros, not by dividing.
+    mean = masked_mean(values, mask)
+    if mask.sum() < 2:
+        whitened = torch.zeros_like(values)
+    else:
+        var = masked_var(values, mask, unbiased=True)
+        # z = (x - mean) / sqrt(var + 1e-8)
+        whitened = (values - mean) * torch.rsqrt(var + 1e-8)
+    if not shift_mean:
+        whitened = whitened + mean
+    return whitened

@@ -1,0 +1,80 @@
+# Exercise harness: README.md#exercise-mode
+"""The exercise harness: generated stubs are fresh, every exercise is checked, learner mode reports honestly."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from scripts.make_exercises import ROOT, all_exercises, generate, main, paste_solutions
+from tests.checks import REGISTRY
+
+IMPL_TESTS = ["tests/test_exercises.py", "tests/test_probe.py", "tests/test_conformance_verl.py"]
+
+
+def _run_pytest(impl: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": f"{cwd}{os.pathsep}{ROOT}"}
+    cmd = [sys.executable, "-m", "pytest", *[str(ROOT / t) for t in IMPL_TESTS], "--impl", impl, "-q", "-p", "no:cacheprovider"]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_exercises_are_up_to_date() -> None:
+    assert main(["--check"]) == 0, "exercises/ is stale: run python scripts/make_exercises.py"
+
+
+def test_every_exercise_has_checks() -> None:
+    exercises = {(ex.module, ex.name) for ex in all_exercises()}
+    assert exercises == set(REGISTRY), f"unchecked: {exercises - set(REGISTRY)}; stale: {set(REGISTRY) - exercises}"
+
+
+def test_every_exercise_has_difficulty_time_and_hints() -> None:
+    for ex in all_exercises():
+        assert ex.difficulty in (1, 2, 3) and 0 < ex.minutes <= 120, ex
+        assert ex.hints, f"{ex.module}.{ex.name} has no hints"
+
+
+def test_stubs_keep_signatures_and_docstrings() -> None:
+    for ex in all_exercises():
+        ours = importlib.import_module(f"minimal_impl.{ex.module}")
+        stub = importlib.import_module(f"exercises.{ex.module}")
+        for part in ex.name.split("."):
+            ours, stub = getattr(ours, part), getattr(stub, part)
+        assert inspect.signature(ours) == inspect.signature(stub), ex.name
+        assert inspect.getdoc(ours) == inspect.getdoc(stub), ex.name
+
+
+def test_untouched_stubs_are_reported_not_implemented() -> None:
+    result = _run_pytest("exercises", ROOT)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-3000:]
+    assert not re.search(r"\d+ (passed|failed)", out), f"stubs must neither pass nor fail:\n{out[-3000:]}"
+    for ex in all_exercises():
+        assert f"NOT IMPLEMENTED YET: {ex.module}.{ex.name}" in out, f"{ex.module}.{ex.name} not reported:\n{out[-3000:]}"
+
+
+def test_stubs_with_reference_bodies_pasted_in_pass(tmp_path: Path) -> None:
+    package = tmp_path / "solved_exercises"
+    package.mkdir()
+    for name, text in generate().items():
+        module = name.removesuffix(".py")
+        if module != "__init__":
+            text = paste_solutions(text, (ROOT / "minimal_impl" / name).read_text(encoding="utf-8"), module)
+        (package / name).write_text(text, encoding="utf-8")
+    result = _run_pytest("solved_exercises", tmp_path)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-3000:]
+    assert "NOT IMPLEMENTED" not in out and " failed" not in out, out[-3000:]
+    assert re.search(r"\d+ passed", out), out[-3000:]
+
+
+def test_out_refuses_to_overwrite(tmp_path: Path) -> None:
+    target = tmp_path / "my_solutions"
+    assert main(["--out", str(target)]) == 0
+    (target / "gae.py").write_text("# my work\n", encoding="utf-8")
+    assert main(["--out", str(target)]) == 1
+    assert (target / "gae.py").read_text(encoding="utf-8") == "# my work\n"
