@@ -20,10 +20,12 @@ notebooks=()
 if [ "${NO_NOTEBOOKS:-0}" != "1" ]; then
   echo "[notebooks] jupytext -> .build/notebooks/*.ipynb"
   rm -rf .build/notebooks && mkdir -p .build/notebooks
+  shopt -s nullglob
   for src in notebooks/*.py; do
     jupytext --quiet --to ipynb --output ".build/notebooks/$(basename "${src%.py}").ipynb" "$src"
   done
-  notebooks=(.build/notebooks/*.ipynb --nbmake --nbmake-timeout=300)
+  built=(.build/notebooks/*.ipynb)
+  [ ${#built[@]} -eq 0 ] || notebooks=("${built[@]}" --nbmake --nbmake-timeout=300)
 fi
 
 echo "[pytest] tests ${notebooks[*]:+and notebooks}"
