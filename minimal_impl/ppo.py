@@ -73,7 +73,8 @@ def aggregate_loss(
     loss = masked_sum(seq_losses, has_tokens) / num_seqs
     if mode == "seq-mean-token-sum-norm":
         # Dr.GRPO: divide by a constant instead of each response's own length
-        loss = loss / (mask.shape[-1] if loss_scale_factor is None else loss_scale_factor)
+        # (max with 1: a zero-length batch has loss 0, not 0 / 0)
+        loss = loss / (max(mask.shape[-1], 1) if loss_scale_factor is None else loss_scale_factor)
     return loss
 
 

@@ -14,12 +14,27 @@ from pathlib import Path
 from scripts.make_exercises import ROOT, all_exercises, generate, main, paste_solutions
 from tests.checks import REGISTRY
 
-IMPL_TESTS = ["tests/test_exercises.py", "tests/test_probe.py", "tests/test_conformance_verl.py"]
+IMPL_TESTS = [
+    "tests/test_exercises.py",
+    "tests/test_probe.py",
+    "tests/test_properties.py",
+    "tests/test_conformance_verl.py",
+]
 
 
 def _run_pytest(impl: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": f"{cwd}{os.pathsep}{ROOT}"}
-    cmd = [sys.executable, "-m", "pytest", *[str(ROOT / t) for t in IMPL_TESTS], "--impl", impl, "-q", "-p", "no:cacheprovider"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *[str(ROOT / t) for t in IMPL_TESTS],
+        "--impl",
+        impl,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -54,7 +69,9 @@ def test_untouched_stubs_are_reported_not_implemented() -> None:
     assert result.returncode == 0, out[-3000:]
     assert not re.search(r"\d+ (passed|failed)", out), f"stubs must neither pass nor fail:\n{out[-3000:]}"
     for ex in all_exercises():
-        assert f"NOT IMPLEMENTED YET: {ex.module}.{ex.name}" in out, f"{ex.module}.{ex.name} not reported:\n{out[-3000:]}"
+        assert f"NOT IMPLEMENTED YET: {ex.module}.{ex.name}" in out, (
+            f"{ex.module}.{ex.name} not reported:\n{out[-3000:]}"
+        )
 
 
 def test_stubs_with_reference_bodies_pasted_in_pass(tmp_path: Path) -> None:

@@ -14,7 +14,9 @@ from scripts.check_links import ROOT, check_code_headers, check_markdown, markdo
 def test_markdown_links_resolve(md: Path) -> None:
     assert md.exists(), f"{md} is missing"
     problems = check_markdown(md, fix=False)
-    assert not problems, "broken links (python scripts/check_links.py --fix repairs moved lines):\n" + "\n".join(problems)
+    assert not problems, "broken links (python scripts/check_links.py --fix repairs moved lines):\n" + "\n".join(
+        problems
+    )
 
 
 def test_code_headers_name_existing_notes() -> None:
