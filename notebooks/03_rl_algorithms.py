@@ -37,7 +37,6 @@
 # ## 1. Setup
 
 # %%
-import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -54,9 +53,6 @@ from minimal_impl.probe import train_probe
 ROOT = Path(minimal_impl.__file__).resolve().parent.parent
 FIG = ROOT / "learning_notes/03_rl_algorithms/figures"
 FIG.mkdir(exist_ok=True)
-# verl (the optional test oracle) ships a top-level `tests` package that would shadow ours
-if str(ROOT) not in sys.path[:1]:
-    sys.path.insert(0, str(ROOT))
 
 torch.manual_seed(0)
 plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "axes.grid": True, "grid.alpha": 0.3})

@@ -44,8 +44,11 @@ if [ "$(cat "$VENV/.installed" 2>/dev/null)" != "$stamp" ]; then
   echo "$stamp" > "$VENV/.installed"
 fi
 
-# make `import minimal_impl` and `import tests.checks` work from anywhere (notebooks included)
+# make `import minimal_impl` and `import tests.checks` work from anywhere (notebooks included).
+# The root goes to the *front* of sys.path: verl's wheel ships a top-level `tests` package of its
+# own, which would otherwise shadow ours.
 site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-echo "$ROOT" > "$site/agentic_rl_from_scratch.pth"
+printf 'import sys; sys.path.insert(0, %s)\n' "$("$VENV/bin/python" -c 'import sys; print(repr(sys.argv[1]))' "$ROOT")" \
+  > "$site/agentic_rl_from_scratch.pth"
 export PATH="$VENV/bin:$PATH"
 export VIRTUAL_ENV="$VENV"
