@@ -106,3 +106,7 @@ GAE_CHECKS = [
     gae_masked_equals_compacted,
     gae_edge_cases,
 ]
+
+
+# (module, exercise name) -> checks; tests/checks/__init__.py merges these into REGISTRY
+EXERCISE_CHECKS = {("gae", "compute_gae"): GAE_CHECKS}

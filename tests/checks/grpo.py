@@ -86,3 +86,10 @@ def check_grpo(fn: Callable, verbose: bool = True) -> None:
 
 def check_rloo(fn: Callable, verbose: bool = True) -> None:
     run_checks("rloo_advantages", fn, RLOO_CHECKS, verbose)
+
+
+# (module, exercise name) -> checks; tests/checks/__init__.py merges these into REGISTRY
+EXERCISE_CHECKS = {
+    ("grpo", "grpo_advantages"): GRPO_CHECKS,
+    ("grpo", "rloo_advantages"): RLOO_CHECKS,
+}

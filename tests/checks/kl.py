@@ -123,3 +123,12 @@ def check_kl_loss(fn: Callable, verbose: bool = True) -> None:
 
 def check_adaptive_kl(cls: Callable, verbose: bool = True) -> None:
     run_checks("AdaptiveKLController", cls, ADAPTIVE_KL_CHECKS, verbose)
+
+
+# (module, exercise name) -> checks; tests/checks/__init__.py merges these into REGISTRY
+EXERCISE_CHECKS = {
+    ("kl", "kl_estimate"): KL_ESTIMATE_CHECKS,
+    ("kl", "kl_penalty_rewards"): KL_PENALTY_CHECKS,
+    ("kl", "kl_loss"): KL_LOSS_CHECKS,
+    ("kl", "AdaptiveKLController.update"): ADAPTIVE_KL_CHECKS,
+}

@@ -93,3 +93,11 @@ def check_masked_var(fn: Callable, verbose: bool = True) -> None:
 
 def check_masked_whiten(fn: Callable, verbose: bool = True) -> None:
     run_checks("masked_whiten", fn, MASKED_WHITEN_CHECKS, verbose)
+
+
+# (module, exercise name) -> checks; tests/checks/__init__.py merges these into REGISTRY
+EXERCISE_CHECKS = {
+    ("masked", "masked_mean"): MASKED_MEAN_CHECKS,
+    ("masked", "masked_var"): MASKED_VAR_CHECKS,
+    ("masked", "masked_whiten"): MASKED_WHITEN_CHECKS,
+}

@@ -176,3 +176,12 @@ def check_value_loss(fn: Callable, verbose: bool = True) -> None:
 
 def check_entropy(fn: Callable, verbose: bool = True) -> None:
     run_checks("entropy_from_logits", fn, ENTROPY_CHECKS, verbose)
+
+
+# (module, exercise name) -> checks; tests/checks/__init__.py merges these into REGISTRY
+EXERCISE_CHECKS = {
+    ("ppo", "aggregate_loss"): AGGREGATE_CHECKS,
+    ("ppo", "ppo_policy_loss"): POLICY_LOSS_CHECKS,
+    ("ppo", "value_loss"): VALUE_LOSS_CHECKS,
+    ("ppo", "entropy_from_logits"): ENTROPY_CHECKS,
+}
