@@ -1,0 +1,372 @@
+# Chapter 04 notes: learning_notes/04_reward_design/README.md#rule-rewards-versus-learned-reward-models
+"""Rule rewards: GSM8K answer extraction, SQuAD-style exact match, and a tag-sequence format check.
+
+A rule reward reads the final answer out of the response text and compares it with a known answer;
+no model is involved, so it cannot be flattered, only gamed through the parsing rule. Semantics follow
+verl 0.9.1 (`verl/utils/reward_score/gsm8k.py`, `search_r1_like_qa_em.py`) and Search-R1
+(arXiv 2503.09516: `qa_em.py`, `qa_em_format.py`). Their quirks are kept (or exposed as options) and
+listed in the notes' implementation-details checklist. Every scorer returns a number on any string:
+a reward function that raises on one odd sample stops a whole training step.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterable
+
+# ---------------------------------------------------------------- GSM8K (verl gsm8k.py)
+
+GSM8K_CLIP_CHARS = 300  # verl's _SOLUTION_CLIP_CHARS: only the last 300 characters are read
+GSM8K_METHODS = ("strict", "flexible")
+# strict: "#### " (four hashes, exactly one space) then an optional minus and digits, dots, commas
+_GSM8K_STRICT = re.compile(r"#### (\-?[0-9\.\,]+)")
+# flexible: every run of digits, dots and commas (with an optional leading minus)
+_GSM8K_FLEXIBLE = re.compile(r"(\-?[0-9\.\,]+)")
+# flexible skips these when looking for the last number (a sentence-ending "." is a match too)
+_GSM8K_NOT_A_NUMBER = ("", ".")
+
+
+def _require_str(name: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}: {value!r:.80}")
+
+
+def extract_gsm8k_answer(text: str, method: str = "strict", clip_chars: int | None = GSM8K_CLIP_CHARS) -> str | None:
+    """The final answer of a GSM8K response, read like verl's `gsm8k.extract_solution`.
+
+    Args:
+        text: the response text.
+        method: "strict": the number after the last `#### ` (the GSM8K answer format, so the model must
+            learn the format); "flexible": the last number anywhere, skipping a lone ".".
+        clip_chars: read only the last `clip_chars` characters (verl: 300, so that the regex never
+            runs over a huge response); None reads everything.
+
+    Returns:
+        The answer as written, or None when there is none. Strict removes commas ("1,234" -> "1234");
+        flexible keeps them ("1,234"), as verl does. Neither removes a trailing "." ("#### 72." ->
+        "72.") nor accepts "$" after `#### ` ("#### $72" -> None). If every flexible match is ".",
+        verl's loop leaves "." as the answer, and so do we.
+    """
+    # EXERCISE difficulty=2 minutes=20
+    # HINT: Validate: `text` a str, `method` one of GSM8K_METHODS, `clip_chars` None or >= 1 (ValueError/TypeError otherwise).
+    # HINT: Keep only text[-clip_chars:] when the text is longer than clip_chars.
+    # HINT: strict: re.findall(r"#### (\-?[0-9\.\,]+)", text); take the last match and remove its commas; no match -> None.
+    # HINT: flexible: re.findall(r"(\-?[0-9\.\,]+)", text); walk the matches from the end, return the first not in ("", "."); if all are ".", return the first match.
+    _require_str("text", text)
+    if method not in GSM8K_METHODS:
+        raise ValueError(f"method must be one of {GSM8K_METHODS}, got {method!r}")
+    if clip_chars is not None and clip_chars < 1:
+        raise ValueError(f"clip_chars must be None or >= 1, got {clip_chars}")
+    if clip_chars is not None and len(text) > clip_chars:
+        text = text[-clip_chars:]  # an answer (or a "#### ") earlier than this is invisible
+    if method == "strict":
+        found = _GSM8K_STRICT.findall(text)
+        if not found:
+            return None
+        # verl also removes "$", but the pattern cannot capture one: "#### $72" simply does not match
+        return found[-1].replace(",", "")  # the last "#### " wins: spamming earlier ones changes nothing
+    found = _GSM8K_FLEXIBLE.findall(text)
+    if not found:
+        return None
+    for candidate in reversed(found):  # the last number in the text
+        if candidate not in _GSM8K_NOT_A_NUMBER:
+            return candidate
+    return found[0]  # every match was ".": verl's loop variable is left at the first one, "."
+
+
+def gsm8k_score(
+    response: str,
+    ground_truth: str,
+    method: str = "strict",
+    format_score: float = 0.0,
+    score: float = 1.0,
+    clip_chars: int | None = GSM8K_CLIP_CHARS,
+) -> float:
+    """verl's GSM8K reward (`gsm8k.compute_score`, after ReFT, Trung et al. 2024).
+
+    Args:
+        response: the response text (the response alone, not the prompt).
+        ground_truth: the reference answer as verl's data script writes it: digits after `#### `
+            with commas removed ("1000"). It is compared as a string, without normalisation.
+        method: "strict" or "flexible" (see `extract_gsm8k_answer`).
+        format_score: the reward when an answer was extracted but is wrong.
+        score: the reward when the extracted answer equals the ground truth.
+        clip_chars: see `extract_gsm8k_answer`.
+
+    Returns:
+        0.0 when no answer can be extracted, `score` when it equals `ground_truth` exactly, otherwise
+        `format_score`. Note that "72.0" != "72" and "72." != "72".
+    """
+    _require_str("ground_truth", ground_truth)
+    answer = extract_gsm8k_answer(response, method=method, clip_chars=clip_chars)
+    if answer is None:
+        return 0.0  # no answer: 0, not format_score
+    # exact string comparison: reward = score if answer == ground_truth else format_score
+    return float(score) if answer == ground_truth else float(format_score)
+
+
+# ---------------------------------------------------------------- QA exact match (Search-R1 qa_em.py)
+
+THINK, SEARCH, INFORMATION, ANSWER = "think", "search", "information", "answer"
+TAGS = (THINK, SEARCH, INFORMATION, ANSWER)
+_PUNCTUATION = frozenset(string.punctuation)  # the 32 ASCII punctuation characters, nothing else
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+VERL_MAX_ANSWER_TAGS = 10  # verl's search_r1_like_qa_em divides the score by 4 above this many tags
+
+
+def normalize_answer(s: str) -> str:
+    """SQuAD answer normalisation (Rajpurkar et al. 2016), as Search-R1 and verl use it.
+
+    Args:
+        s: an answer string.
+
+    Returns:
+        `s` lower-cased, with ASCII punctuation deleted (not replaced by a space: "U.S." -> "us",
+        "Jean-Paul" -> "jeanpaul"), the whole words a / an / the removed, and runs of whitespace
+        collapsed to one space with none at the ends. "The Eiffel Tower." -> "eiffel tower".
+        An answer made only of articles and punctuation ("The", "A.") normalises to "".
+    """
+    # EXERCISE difficulty=1 minutes=10
+    # HINT: Four steps, in this order: lower(); drop every character in string.punctuation; replace the whole words a/an/the by a space (regex with \b); collapse whitespace with " ".join(text.split()).
+    # HINT: The order matters: punctuation goes before the articles, so "the-end" becomes "theend" and keeps its "the".
+    _require_str("answer", s)
+    text = s.lower()
+    text = "".join(ch for ch in text if ch not in _PUNCTUATION)  # deleted, not replaced by a space
+    text = _ARTICLES.sub(" ", text)  # whole words only: "theater" keeps its "the"
+    return " ".join(text.split())  # split() with no argument splits on any run of whitespace
+
+
+def extract_answer(response: str, tag: str = ANSWER, min_matches: int = 1) -> str | None:
+    """The content of the last `<answer>...</answer>` block, stripped.
+
+    Args:
+        response: the text to search (the response alone; see the notes for why not prompt + response).
+        tag: the tag name ("answer" gives `<answer>` and `</answer>`); matched case-sensitively.
+        min_matches: return None unless there are at least this many complete blocks. 1 is verl's
+            `search_r1_like_qa_em` (response only); 2 reproduces Search-R1's `qa_em.py`, which
+            scores prompt + response, whose prompt already holds one example `<answer>` block.
+
+    Returns:
+        The stripped content of the last complete block ("" for an empty block), or None. Blocks are
+        matched left to right, non-greedily and across newlines, like
+        `re.finditer(r"<answer>(.*?)</answer>", text, re.DOTALL)`: in "<answer>a<answer>b</answer>"
+        the one block holds "a<answer>b"; an unclosed trailing "<answer>" is ignored.
+    """
+    # EXERCISE difficulty=1 minutes=15
+    # HINT: re.findall(re.escape(f"<{tag}>") + "(.*?)" + re.escape(f"</{tag}>"), text, flags=re.DOTALL) finds every complete block, left to right.
+    # HINT: Fewer than min_matches blocks -> None; otherwise the last one, .strip()-ed (spamming many blocks earns nothing: only the last counts).
+    # HINT: Performance trap: on text with thousands of unclosed "<answer>" the lazy regex retries from each one to the end (quadratic). Cut the text after the last closing tag first (str.rfind).
+    _require_str("response", response)
+    if min_matches < 1:
+        raise ValueError(f"min_matches must be >= 1, got {min_matches}")
+    open_tag, close_tag = f"<{tag}>", f"</{tag}>"
+    last_close = response.rfind(close_tag)
+    if last_close == -1:
+        return None
+    # every "<answer>" before the last "</answer>" finds a closing tag, so the regex runs in linear time
+    head = response[: last_close + len(close_tag)]
+    blocks = re.findall(re.escape(open_tag) + "(.*?)" + re.escape(close_tag), head, flags=re.DOTALL)
+    if len(blocks) < min_matches:
+        return None
+    return blocks[-1].strip()  # the last block wins
+
+
+def _golden_list(golden_answers: Iterable[str] | str) -> list[str]:
+    """A single string is one golden answer (as in Search-R1); otherwise a non-empty iterable of str."""
+    golds = [golden_answers] if isinstance(golden_answers, str) else list(golden_answers)
+    if not golds:
+        raise ValueError("golden_answers is empty: no answer could ever match")
+    for gold in golds:
+        _require_str("each golden answer", gold)
+    return golds
+
+
+def _count_tags(response: str, tag: str = ANSWER) -> tuple[int, int]:
+    return response.count(f"<{tag}>"), response.count(f"</{tag}>")
+
+
+def em_score(
+    response: str,
+    golden_answers: Iterable[str] | str,
+    format_score: float = 0.0,
+    score: float = 1.0,
+    max_answer_tags: int | None = None,
+) -> float:
+    """Exact-match reward for QA: the last `<answer>` block, normalised, equals a normalised golden answer.
+
+    Args:
+        response: the response text (not the prompt).
+        golden_answers: the accepted answers (a list, a numpy array of str, or one string).
+        format_score: the reward when an answer block exists but matches no golden answer.
+        score: the reward for a match.
+        max_answer_tags: None (Search-R1) or a limit (verl's `search_r1_like_qa_em` uses 10): a correct
+            answer in a response with more than this many `<answer>` or `</answer>` tags gets score / 4.
+
+    Returns:
+        0.0 without an answer block, `score` (or score / 4) for a match, otherwise `format_score`.
+    """
+    golds = _golden_list(golden_answers)
+    answer = extract_answer(response)
+    if answer is None:
+        return 0.0
+    prediction = normalize_answer(answer)
+    # EM = 1 if normalize(prediction) == normalize(gold) for some gold
+    if not any(normalize_answer(gold) == prediction for gold in golds):
+        return float(format_score)
+    if max_answer_tags is not None and max(_count_tags(response)) > max_answer_tags:
+        return score / 4  # verl's penalty for a response that spams answer tags
+    return float(score)
+
+
+def subem_score(
+    response: str, golden_answers: Iterable[str] | str, format_score: float = 0.0, score: float = 1.0
+) -> float:
+    """Substring exact match (Search-R1 `compute_score_subem`): a normalised golden answer occurs in the answer.
+
+    Args:
+        response: the response text.
+        golden_answers: the accepted answers (a list or one string).
+        format_score: the reward when an answer block exists but contains no golden answer.
+        score: the reward for a match.
+
+    Returns:
+        0.0 without an answer block, `score` if some normalised golden answer is a substring of the
+        normalised answer, otherwise `format_score`. Easy to game: an answer that lists many
+        candidates contains the right one (see the notes' reward-hacking section).
+    """
+    golds = _golden_list(golden_answers)
+    answer = extract_answer(response)
+    if answer is None:
+        return 0.0
+    prediction = normalize_answer(answer)
+    # subEM = 1 if normalize(gold) is a substring of normalize(prediction) for some gold
+    if any(normalize_answer(gold) in prediction for gold in golds):
+        return float(score)
+    return float(format_score)
+
+
+# ---------------------------------------------------------------- format (Search-R1 qa_em_format.py)
+
+# The state machine of a search-agent response: think, then either answer, or search and read the
+# information the tool returned and think again. State -> {tag: next state}.
+SEQUENCE_RULES: dict[str, dict[str, str]] = {
+    "start": {f"<{THINK}>": "in_think"},
+    "in_think": {f"</{THINK}>": "after_think"},
+    "after_think": {f"<{SEARCH}>": "in_search", f"<{ANSWER}>": "in_answer"},
+    "in_search": {f"</{SEARCH}>": "after_search"},
+    "after_search": {f"<{INFORMATION}>": "in_information"},
+    "in_information": {f"</{INFORMATION}>": "after_information"},
+    "after_information": {f"<{THINK}>": "in_think"},
+    "in_answer": {f"</{ANSWER}>": "end"},
+    "end": {},
+}
+# require_think=False: thinking becomes optional at the start and after each information block
+OPTIONAL_THINK_RULES: dict[str, dict[str, str]] = {
+    **SEQUENCE_RULES,
+    "start": {f"<{THINK}>": "in_think", f"<{SEARCH}>": "in_search", f"<{ANSWER}>": "in_answer"},
+    "after_information": {f"<{THINK}>": "in_think", f"<{SEARCH}>": "in_search", f"<{ANSWER}>": "in_answer"},
+}
+# splits the text into tags and the text between them; the capturing group keeps the tags
+_TAG_SPLIT = re.compile("(</?(?:" + "|".join(re.escape(t) for t in TAGS) + ")>)")
+
+
+def is_valid_sequence(response: str, require_think: bool = True) -> tuple[bool, str]:
+    """Whether a response is a well-formed think / search / information / answer sequence.
+
+    With require_think=True (Search-R1's `is_valid_sequence`) the response must match
+    `<think>…</think> (<search>…</search> <information>…</information> <think>…</think>)* <answer>…</answer>`;
+    with require_think=False every think block is optional. Only whitespace may sit between
+    blocks or after `</answer>`; text inside a block may be anything but one of the four tags.
+
+    Args:
+        response: the response text alone (Search-R1 first cuts the text at `<|im_start|>assistant`;
+            we expect the response already, with special tokens such as `<|im_end|>` removed).
+        require_think: see above.
+
+    Returns:
+        (valid, reason): reason names the first problem ("unexpected <answer> in state start", ...).
+    """
+    # EXERCISE difficulty=3 minutes=30
+    # HINT: Split with a capturing group so that the tags are kept: re.split(r"(</?(?:think|search|information|answer)>)", text).
+    # HINT: Walk the parts with a state, starting at "start"; a tag moves the state through SEQUENCE_RULES (or OPTIONAL_THINK_RULES), and a tag with no rule in that state makes the sequence invalid.
+    # HINT: Non-whitespace text is allowed only inside a block (states "in_think", "in_search", "in_information", "in_answer").
+    # HINT: At the end the state must be "end": the answer block was closed and nothing followed it.
+    _require_str("response", response)
+    rules = SEQUENCE_RULES if require_think else OPTIONAL_THINK_RULES
+    state = "start"
+    for i, part in enumerate(_TAG_SPLIT.split(response)):
+        if i % 2 == 1:  # odd parts are the captured tags
+            next_state = rules[state].get(part)
+            if next_state is None:
+                return False, f"unexpected {part} in state {state}"
+            state = next_state
+        elif part.strip() and not state.startswith("in_"):
+            return False, f"text {part.strip()[:40]!r} outside any block (state {state})"
+    if state != "end":
+        return False, f"incomplete sequence: ended in state {state}"
+    return True, "valid sequence"
+
+
+def format_reward(response: str, score: float = 1.0, require_think: bool = True) -> float:
+    """`score` for a well-formed tag sequence (see `is_valid_sequence`), else 0.0.
+
+    Args:
+        response: the response text.
+        score: the reward for a valid sequence.
+        require_think: whether every answer and search must follow a think block.
+
+    Returns:
+        `score` or 0.0. It says nothing about the answer's correctness: used alone it teaches the format only.
+    """
+    valid, _ = is_valid_sequence(response, require_think=require_think)
+    return float(score) if valid else 0.0
+
+
+def _information_blocks(response: str) -> list[str]:
+    return re.findall(rf"<{INFORMATION}>(.*?)</{INFORMATION}>", response, flags=re.DOTALL)
+
+
+def em_format_score(
+    response: str,
+    golden_answers: Iterable[str] | str,
+    structure_format_score: float = 0.2,
+    final_format_score: float = 0.1,
+    retrieval_score: float = 0.0,
+    score: float = 1.0,
+    require_think: bool = True,
+) -> float:
+    """Search-R1's EM reward with format shaping (`qa_em_format.compute_score_em`), on the response alone.
+
+    Args:
+        response: the response text.
+        golden_answers: the accepted answers.
+        structure_format_score: the reward for a valid sequence with a wrong answer, and the deduction
+            from `score` for a right answer in an invalid sequence (Search-R1's v0.3 scripts: 0.2).
+        final_format_score: the reward for an invalid sequence whose answer block is wrong (0.1).
+        retrieval_score: added to a valid but wrong response whose `<information>` blocks contain a
+            golden answer (0 in those scripts).
+        score: the reward for a right answer in a valid sequence.
+        require_think: see `is_valid_sequence`.
+
+    Returns:
+        | answer right? | valid sequence? | reward |
+        | yes | yes | score |
+        | yes | no  | score - structure_format_score |
+        | no (or none) | yes | structure_format_score (+ retrieval_score if retrieved) |
+        | no | no, but an answer block exists | final_format_score |
+        | no answer block | no | 0 |
+    """
+    golds = _golden_list(golden_answers)
+    valid, _ = is_valid_sequence(response, require_think=require_think)
+    answer = extract_answer(response)
+    correct = answer is not None and any(normalize_answer(g) == normalize_answer(answer) for g in golds)
+    if correct:
+        return float(score) if valid else float(score - structure_format_score)
+    if valid:
+        # blocks are balanced here, so this regex is linear; the tool wrote them, not the policy
+        retrieved = any(
+            normalize_answer(g) in normalize_answer(b) for b in _information_blocks(response) for g in golds
+        )
+        return float(structure_format_score + (retrieval_score if retrieved else 0.0))
+    return float(final_format_score) if answer is not None else 0.0

@@ -1,0 +1,171 @@
+# Chapter 05 notes: learning_notes/05_agent_rl/README.md#the-retrieval-service
+"""The retrieval service on loopback: Search-R1's API, 4xx for every kind of bad request, and it keeps serving."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from minimal_impl.retrieval import BM25Retriever, RemoteRetriever, load_corpus
+
+DOCS = [
+    {"id": "0", "contents": "Paris\nParis is the capital and largest city of France."},
+    {"id": "1", "contents": "Berlin\nBerlin is the capital of Germany, on the river Spree."},
+    {"id": "2", "contents": "Madrid\nMadrid is the capital of Spain."},
+    {"id": "3", "contents": "Eiffel Tower\nThe Eiffel Tower is a wrought-iron tower in Paris, built in 1889."},
+    {"id": "4", "contents": "Spree\nThe Spree is a river in eastern Germany."},
+    {"id": "5", "contents": "Kyoto\nKyoto was the capital of Japan for over a thousand years."},
+]
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "corpus.jsonl"
+    path.write_text("".join(json.dumps(d) + "\n" for d in DOCS), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(corpus_file: Path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "minimal_impl.retrieval_server", "--corpus", str(corpus_file), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline()
+    if "serving" not in line:
+        proc.kill()
+        pytest.fail(f"server did not start: {line}{proc.stderr.read()}")
+    url = line.split(" on ")[1].strip()
+    assert url.startswith("http://127.0.0.1:"), f"must bind loopback by default, got {url}"
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _post(url: str, body: bytes | str, content_type: str = "application/json") -> tuple[int, dict]:
+    data = body.encode() if isinstance(body, str) else body
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+def test_good_request_search_r1_layout(server: str) -> None:
+    status, body = _post(
+        server, json.dumps({"queries": ["capital of Germany", "Eiffel tower"], "topk": 2, "return_scores": True})
+    )
+    assert status == 200
+    result = body["result"]
+    assert len(result) == 2 and all(len(r) == 2 for r in result)
+    assert result[0][0]["document"]["id"] == "1"
+    assert result[1][0]["document"]["id"] == "3"
+    assert result[0][0]["score"] >= result[0][1]["score"] > 0
+
+
+def test_defaults_and_bare_documents(server: str) -> None:
+    status, body = _post(server, json.dumps({"queries": ["Spree river"]}))
+    assert status == 200
+    assert len(body["result"][0]) == 3  # default topk
+    assert set(body["result"][0][0]) == {"id", "contents"}  # return_scores false: bare documents
+
+
+BAD_REQUESTS = {
+    "malformed json": ('{"queries": ["a"', 422),
+    "not an object": ("[1, 2, 3]", 422),
+    "queries is a string": (json.dumps({"queries": "capital"}), 422),
+    "queries of numbers": (json.dumps({"queries": [1, 2]}), 422),
+    "empty query list": (json.dumps({"queries": []}), 422),
+    "missing queries": (json.dumps({"topk": 3}), 422),
+    "topk as string": (json.dumps({"queries": ["a"], "topk": "3"}), 422),
+    "topk zero": (json.dumps({"queries": ["a"], "topk": 0}), 422),
+    "topk negative": (json.dumps({"queries": ["a"], "topk": -5}), 422),
+    "topk too large": (json.dumps({"queries": ["a"], "topk": 10_000}), 422),
+    "return_scores not bool": (json.dumps({"queries": ["a"], "return_scores": "yes"}), 422),
+    "unknown field": (json.dumps({"queries": ["a"], "top_k": 3}), 422),
+    "too many queries": (json.dumps({"queries": ["a"] * 600}), 413),
+    "query too long": (json.dumps({"queries": ["a" * 5000]}), 413),
+    "body too large": (json.dumps({"queries": ["a " * 1_100_000]}), 413),
+    "empty body": ("", 422),
+    "not utf-8": (b"\xff\xfe\x00garbage", 422),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_REQUESTS))
+def test_bad_requests_get_4xx_and_server_keeps_serving(server: str, case: str) -> None:
+    body, expected = BAD_REQUESTS[case]
+    status, answer = _post(server, body)
+    assert status == expected, f"{case}: got {status} {answer}"
+    assert "detail" in answer, f"{case}: a 4xx must say what was wrong"
+    status, _ = _post(server, json.dumps({"queries": ["Paris"]}))
+    assert status == 200, f"server stopped serving after: {case}"
+
+
+def test_wrong_method_and_path(server: str) -> None:
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(server, timeout=10)  # GET /retrieve
+    assert err.value.code == 405
+    status, _ = _post(server.replace("/retrieve", "/nope"), json.dumps({"queries": ["a"]}))
+    assert status == 404
+
+
+def test_remote_equals_in_process(server: str, corpus_file: Path) -> None:
+    queries = ["capital city", "river in Germany", "", "zzz unknown"]
+    local = BM25Retriever.from_jsonl(corpus_file).search(queries, topk=4)
+    remote = RemoteRetriever(server).search(queries, topk=4)
+    assert [[d["document"]["id"] for d in r] for r in remote] == [[d["document"]["id"] for d in r] for r in local]
+    for r_remote, r_local in zip(remote, local):
+        assert [d["score"] for d in r_remote] == pytest.approx([d["score"] for d in r_local], rel=1e-9)
+
+
+def test_remote_errors_are_clear() -> None:
+    with pytest.raises(RuntimeError, match="unreachable"):
+        RemoteRetriever("http://127.0.0.1:9/retrieve", timeout=2).search(["a"])
+
+
+def test_index_is_saved_once_and_reloaded(corpus_file: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    first = BM25Retriever.from_jsonl(corpus_file, index)
+    assert index.exists()
+    second = BM25Retriever.from_jsonl(corpus_file, index)
+    assert first.search(["capital"], topk=6) == second.search(["capital"], topk=6)
+
+
+def test_server_cli_reports_missing_corpus(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "minimal_impl.retrieval_server", "--corpus", str(tmp_path / "none.jsonl")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "corpus file not found" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"id": "a", "contents": "x"}\n{"id": "b", "contents"\n', ":2: not valid JSON"),
+        ('{"id": "a", "text": "x"}\n', ':1: expected an object with a string "contents"'),
+        ("\n\n", "the corpus is empty"),
+    ],
+)
+def test_load_corpus_errors_name_the_line(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        load_corpus(path)
+
+
+def test_retriever_rejects_bad_topk(corpus_file: Path) -> None:
+    with pytest.raises(ValueError, match="topk"):
+        BM25Retriever.from_jsonl(corpus_file).search(["a"], topk=0)
