@@ -1,4 +1,4 @@
-# Chapter 05 notes: learning_notes/05_agent_rl/README.md#the-multi-turn-trajectory-layout
+# Chapter 02 notes: learning_notes/02_data/README.md#a-tiny-local-model
 """A small byte-level BPE tokenizer, trained offline in a second, that loads like any Hugging Face one.
 
 Real runs use the tokenizer of a pretrained model (Qwen2.5). For tests, notebooks and the tiny CPU

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from scripts.make_exercises import ROOT, all_exercises, generate, main, paste_solutions
 from tests.checks import REGISTRY
 
@@ -19,7 +21,7 @@ from tests.checks import REGISTRY
 IMPL_TESTS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_*.py"))
 
 
-def _run_pytest(impl: str, cwd: Path) -> subprocess.CompletedProcess:
+def _start_pytest(impl: str, cwd: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": f"{cwd}{os.pathsep}{ROOT}"}
     cmd = [
         sys.executable,
@@ -32,7 +34,30 @@ def _run_pytest(impl: str, cwd: Path) -> subprocess.CompletedProcess:
         "-p",
         "no:cacheprovider",
     ]
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.fixture(scope="module")
+def learner_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.Popen]:
+    """The whole --impl suite twice, started together (they are independent: two cores, half the wait):
+    on the untouched stubs, and on stubs with the reference bodies pasted back in."""
+    package = tmp_path_factory.mktemp("pasted") / "solved_exercises"
+    package.mkdir()
+    for name, text in generate().items():
+        module = name.removesuffix(".py")
+        if module != "__init__":
+            text = paste_solutions(text, (ROOT / "minimal_impl" / name).read_text(encoding="utf-8"), module)
+        (package / name).write_text(text, encoding="utf-8")
+    runs = {"stubs": _start_pytest("exercises", ROOT), "pasted": _start_pytest("solved_exercises", package.parent)}
+    yield runs
+    for proc in runs.values():
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _finish(proc: subprocess.Popen) -> tuple[int, str]:
+    out, _ = proc.communicate(timeout=600)
+    return proc.returncode, out
 
 
 def test_exercises_are_up_to_date() -> None:
@@ -60,10 +85,9 @@ def test_stubs_keep_signatures_and_docstrings() -> None:
         assert inspect.getdoc(ours) == inspect.getdoc(stub), ex.name
 
 
-def test_untouched_stubs_are_reported_not_implemented() -> None:
-    result = _run_pytest("exercises", ROOT)
-    out = result.stdout + result.stderr
-    assert result.returncode == 0, out[-3000:]
+def test_untouched_stubs_are_reported_not_implemented(learner_runs: dict) -> None:
+    returncode, out = _finish(learner_runs["stubs"])
+    assert returncode == 0, out[-3000:]
     assert not re.search(r"\d+ (passed|failed)", out), f"stubs must neither pass nor fail:\n{out[-3000:]}"
     for ex in all_exercises():
         assert f"NOT IMPLEMENTED YET: {ex.module}.{ex.name}" in out, (
@@ -71,17 +95,9 @@ def test_untouched_stubs_are_reported_not_implemented() -> None:
         )
 
 
-def test_stubs_with_reference_bodies_pasted_in_pass(tmp_path: Path) -> None:
-    package = tmp_path / "solved_exercises"
-    package.mkdir()
-    for name, text in generate().items():
-        module = name.removesuffix(".py")
-        if module != "__init__":
-            text = paste_solutions(text, (ROOT / "minimal_impl" / name).read_text(encoding="utf-8"), module)
-        (package / name).write_text(text, encoding="utf-8")
-    result = _run_pytest("solved_exercises", tmp_path)
-    out = result.stdout + result.stderr
-    assert result.returncode == 0, out[-3000:]
+def test_stubs_with_reference_bodies_pasted_in_pass(learner_runs: dict) -> None:
+    returncode, out = _finish(learner_runs["pasted"])
+    assert returncode == 0, out[-3000:]
     assert "NOT IMPLEMENTED" not in out and " failed" not in out, out[-3000:]
     assert re.search(r"\d+ passed", out), out[-3000:]
 

@@ -1,4 +1,4 @@
-# Chapter 05 notes: learning_notes/05_agent_rl/README.md#the-multi-turn-trajectory-layout
+# Chapter 02 notes: learning_notes/02_data/README.md#a-tiny-local-model
 """The offline tokenizer: deterministic, one token per tool tag, and a round trip through AutoTokenizer."""
 
 from __future__ import annotations
