@@ -50,6 +50,13 @@ SEARCH_INSTRUCTION = (
     "</answer>. Question: {question}\n"
 )
 
+# The sample NQ set's instruction: the same protocol in a quarter of the tokens. The tiny model learns the
+# protocol from its warm-up, not from reading instructions, and every prompt token costs compute in every
+# rollout and every training pass (chapter 01's arithmetic).
+SAMPLE_SEARCH_INSTRUCTION = (
+    "Search with <search> query </search>, answer with <answer> answer </answer>. Question: {question}\n"
+)
+
 _GSM8K_SOLUTION = re.compile(r"#### (\-?[0-9\.\,]+)")
 
 
@@ -76,21 +83,28 @@ def gsm8k_row(question: str, answer: str, split: str, index: int, data_source: s
     }
 
 
-def search_prompt(question: str) -> str:
+def search_prompt(question: str, instruction: str = SEARCH_INSTRUCTION) -> str:
     """The search-agent prompt for one question (stripped, with a '?' added as Search-R1 does)."""
     question = question.strip()
     if not question.endswith("?"):
         question += "?"
-    return SEARCH_INSTRUCTION.format(question=question)
+    return instruction.format(question=question)
 
 
-def nq_row(question: str, golden_answers: list[str], split: str, index: int, data_source: str = "nq") -> dict:
+def nq_row(
+    question: str,
+    golden_answers: list[str],
+    split: str,
+    index: int,
+    data_source: str = "nq",
+    instruction: str = SEARCH_INSTRUCTION,
+) -> dict:
     """One NQ-style question as a verl RL row (Search-R1's `nq_search.py` layout)."""
     if isinstance(golden_answers, str) or not golden_answers:
         raise ValueError(f"golden_answers must be a non-empty list of strings, got {golden_answers!r}")
     return {
         "data_source": data_source,
-        "prompt": [{"role": "user", "content": search_prompt(question)}],
+        "prompt": [{"role": "user", "content": search_prompt(question, instruction)}],
         "ability": "fact-reasoning",
         "reward_model": {"style": "rule", "ground_truth": {"target": [str(a) for a in golden_answers]}},
         "extra_info": {"split": split, "index": index, "question": question},
@@ -144,7 +158,8 @@ def to_rows(dataset: str, raw: Iterable[dict], split: str) -> list[dict]:
     source = DATA_SOURCES[dataset]
     if dataset.endswith("gsm8k"):
         return [gsm8k_row(r["question"], r["answer"], split, i, source) for i, r in enumerate(raw)]
-    return [nq_row(r["question"], list(r["golden_answers"]), split, i, source) for i, r in enumerate(raw)]
+    instruction = SAMPLE_SEARCH_INSTRUCTION if dataset.startswith("sample-") else SEARCH_INSTRUCTION
+    return [nq_row(r["question"], list(r["golden_answers"]), split, i, source, instruction) for i, r in enumerate(raw)]
 
 
 def write_rows(rows: list[dict], out_dir: Path, split: str) -> tuple[Path, Path]:

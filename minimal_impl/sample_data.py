@@ -31,11 +31,11 @@ from pathlib import Path
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
 SEED = 20260501
-NUM_COUNTRIES = 160
+NUM_COUNTRIES = 500
 CITIES_PER_COUNTRY = 3
-NUM_PEOPLE = 320
-NUM_RIVERS = 80
-NQ_TEST_FRACTION = 0.12
+NUM_PEOPLE = 1000
+NUM_RIVERS = 250
+NQ_TEST_FRACTION = 0.06
 GSM8K_TRAIN, GSM8K_TEST = 2000, 200
 
 _ONSETS = "b br c d dr f g gr h k kl l m n p pr r s st t tr v z".split()
@@ -117,18 +117,18 @@ def corpus_passages(world: World) -> list[dict]:
             rivers_of[country].append(river)
     for country in world.countries:
         others = [c for c, k in world.cities.items() if k == country and c != world.capitals[country]]
-        text = f"{country} is a country. The capital of {country} is {world.capitals[country]}. "
-        text += f"Other cities of {country} are {others[0]} and {others[1]}."
+        text = f"{country} is a country. Other cities of {country} are {others[0]} and {others[1]}."
         if rivers_of[country]:
             names = rivers_of[country]
             verb = "flows" if len(names) == 1 else "flow"
             text += f" The {' and the '.join(names)} {verb} through {country}."
+        text += f" The capital of {country} is {world.capitals[country]}."
         docs.append({"title": country, "text": text})
     for city, country in world.cities.items():
         role = "the capital" if world.capitals[country] == city else "a city"
         docs.append({"title": city, "text": f"{city} is {role} of {country}."})
     for person, (city, invention) in world.people.items():
-        docs.append({"title": person, "text": f"{person} was born in {city}. {person} invented the {invention}."})
+        docs.append({"title": person, "text": f"{person} invented the {invention}. {person} was born in {city}."})
     for river, countries in world.rivers.items():
         where = " and ".join(countries)
         docs.append({"title": f"{river} River", "text": f"The {river} is a river. The {river} flows through {where}."})

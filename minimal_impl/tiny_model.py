@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from .data import GSM8K_INSTRUCTION, search_prompt
+from .data import GSM8K_INSTRUCTION, SAMPLE_SEARCH_INSTRUCTION, search_prompt
 from .sample_data import SAMPLE_DIR, read_jsonl
 from .tiny_tokenizer import CHAT_TOKENS, DEMO_TEXTS, build_tokenizer
 from .tool_calls import INVALID_ACTION_MESSAGE, format_docs, information_block
@@ -32,19 +32,20 @@ from .tool_calls import INVALID_ACTION_MESSAGE, format_docs, information_block
 
 @dataclass
 class TinyModelConfig:
-    """Size of the tiny model (the defaults give about 1.3M parameters, ~5 MB on disk)."""
+    """Size of the tiny model (the defaults give 0.5M parameters, 2 MB on disk: small enough that the warm-up and
+    the RL run of chapter 06 fit in a few minutes on two CPU cores)."""
 
     vocab_size: int = 2048
     """upper bound of the BPE vocabulary (bytes, merges, chat tokens and tool tags included)"""
-    hidden_size: int = 128
+    hidden_size: int = 96
     """width of the residual stream"""
-    num_layers: int = 4
+    num_layers: int = 3
     """transformer blocks"""
     num_heads: int = 4
     """attention heads (head size = hidden_size / num_heads)"""
     num_kv_heads: int = 2
     """key/value heads: fewer than num_heads is grouped-query attention, as in Qwen2.5"""
-    intermediate_size: int = 384
+    intermediate_size: int = 256
     """width of the SwiGLU MLP"""
     max_position_embeddings: int = 1024
     """longest sequence the RoPE tables are sized for"""
@@ -61,7 +62,7 @@ def training_texts(sample_dir: Path = SAMPLE_DIR) -> list[str]:
     texts += [doc["contents"] for doc in corpus]
     texts += [information_block(format_docs(corpus[i : i + 3])) for i in range(0, len(corpus), 3)]
     for row in nq:
-        texts.append(search_prompt(row["question"]))
+        texts += [search_prompt(row["question"]), search_prompt(row["question"], SAMPLE_SEARCH_INSTRUCTION)]
         texts += [f"<search> {row['question']} </search>", f"<answer> {row['golden_answers'][0]} </answer>"]
     for row in gsm:
         texts += [f"{row['question']} {GSM8K_INSTRUCTION}", row["answer"]]

@@ -35,7 +35,10 @@ def test_rows_follow_verl_and_search_r1_layouts(prepared: Path) -> None:
     assert set(row) == {"data_source", "prompt", "ability", "reward_model", "extra_info"}
     assert row["data_source"] == "sample/nq" and row["ability"] == "fact-reasoning"
     assert row["prompt"][0]["role"] == "user" and row["prompt"][0]["content"].endswith("?\n")
-    assert "<search>" in row["prompt"][0]["content"] and "<answer>" in row["prompt"][0]["content"]
+    assert row["prompt"][0]["content"] == data.SAMPLE_SEARCH_INSTRUCTION.format(
+        question=row["extra_info"]["question"] + "?"
+    )
+    assert data.nq_row("q", ["a"], "test", 0)["prompt"][0]["content"] == data.SEARCH_INSTRUCTION.format(question="q?")
     assert row["reward_model"]["style"] == "rule" and isinstance(row["reward_model"]["ground_truth"]["target"], list)
     assert [r["extra_info"]["index"] for r in nq] == list(range(len(nq)))
     gsm = [json.loads(line) for line in (prepared / "gsm8k" / "test.jsonl").open()]

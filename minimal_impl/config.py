@@ -1,0 +1,367 @@
+# Chapter 06 notes: learning_notes/06_training_engineering/README.md#configuration
+"""The training configuration: one dataclass, a docstring per field, presets as small YAML files.
+
+    python -m minimal_impl.train --preset tiny_sample_nq total_steps=40 rollout_n=4 adv_estimator=rloo
+
+A preset (`minimal_impl/presets/NAME.yaml`) sets some fields; `key=value` overrides come last. Values are
+parsed by the field's type (`true`/`false`, numbers, `null`). An unknown key, a bad value or an
+inconsistent combination is an error that says what to fix, before anything runs. Field names follow
+verl's where verl has one (`train_batch_size`, `rollout_n`, `ppo_mini_batch_size`, `kl_loss_coef`, ...).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import difflib
+import json
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+PRESET_DIR = Path(__file__).resolve().parent / "presets"
+TASKS = ("sample-nq-search", "sample-gsm8k", "nq-search", "gsm8k")
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a training run (see the chapter 06 notes for what each one does to the curves)."""
+
+    # ---- run
+    task: str = "sample-nq-search"
+    """sample-nq-search | sample-gsm8k (offline sets of chapter 02) | nq-search | gsm8k (hub data)"""
+    model_path: str = ".build/tiny_model"
+    """a local directory or hub name; `.build/tiny_model` is built on first use if missing"""
+    data_dir: str = "data/prepared"
+    """prepared data lives in data_dir/<dataset>/ (prepared on first use)"""
+    output_dir: str = "runs"
+    """runs are written to output_dir/run_name/"""
+    run_name: str = "tiny_sample_nq"
+    """name of this run's directory"""
+    seed: int = 0
+    """seeds data order, sampling and initialisation"""
+    device: str = "auto"
+    """auto (cuda if available, else cpu) | cpu | cuda"""
+    dtype: str = "float32"
+    """float32 | bfloat16 (GPU); the optimizer keeps float32 master weights only in float32 mode"""
+    num_threads: int = 0
+    """torch CPU threads; 0 keeps torch's default"""
+
+    # ---- warm-up (stage 0, optional)
+    warmup_sft_steps: int = 0
+    """supervised steps on demonstrations before RL (0 = none); see the notes' cold-start section"""
+    warmup_search_fraction: float = 0.3
+    """share of demonstrations that search before answering; the rest answer from memory"""
+    warmup_batch_size: int = 32
+    """demonstrations per supervised step"""
+    warmup_lr: float = 3e-3
+    """learning rate of the warm-up"""
+
+    # ---- rollout
+    rollout_backend: str = "hf"
+    """hf (Hugging Face generate); vllm comes with chapter 07"""
+    train_batch_size: int = 8
+    """prompts per RL step"""
+    rollout_n: int = 8
+    """responses sampled per prompt (the GRPO/RLOO group)"""
+    temperature: float = 1.0
+    """sampling temperature of the rollout (evaluation is greedy)"""
+    top_p: float = 1.0
+    """nucleus sampling threshold"""
+    max_prompt_length: int = 512
+    """prompts longer than this (in tokens) are an error at start-up"""
+    max_new_tokens: int = 32
+    """tokens per model turn"""
+    max_turns: int = 2
+    """turns whose search is executed; one more turn follows in which only an answer counts"""
+    max_obs_tokens: int = 200
+    """tokens per information block (the head is kept)"""
+    retriever_topk: int = 2
+    """passages per search"""
+    retriever_url: str = ""
+    """empty: in-process BM25 over the task's corpus; else a retrieval service URL (chapter 05)"""
+    mask_tool_output: bool = True
+    """False trains on the retrieved tokens too (to see why masking matters)"""
+
+    # ---- reward
+    reward_fn: str = "em"
+    """em | em_format (Search-R1's format-shaped EM) for search tasks; gsm8k tasks use gsm8k_strict or gsm8k_flexible"""
+    format_score: float = 0.0
+    """reward for a well-formed but wrong answer (em_format, gsm8k)"""
+
+    # ---- algorithm
+    adv_estimator: str = "grpo"
+    """grpo | rloo | gae (PPO with a critic)"""
+    norm_adv_by_std: bool = True
+    """GRPO divides by the group's std; False is Dr.GRPO"""
+    filter_zero_variance_groups: bool = True
+    """drop groups whose responses all got the same reward (their advantages are all 0)"""
+    ppo_mini_batch_size: int = 4
+    """prompts per optimizer step (times rollout_n sequences)"""
+    ppo_micro_batch_size: int = 16
+    """sequences per forward/backward pass (gradient accumulation); memory only, not the math"""
+    ppo_epochs: int = 1
+    """passes over the step's batch"""
+    clip_ratio_low: float = 0.2
+    """PPO clip: ratio >= 1 - clip_ratio_low"""
+    clip_ratio_high: float = 0.2
+    """PPO clip: ratio <= 1 + clip_ratio_high (DAPO's clip-higher uses 0.28)"""
+    clip_ratio_c: float = 0.0
+    """dual-clip constant for A < 0 (0 = off; verl uses 3.0)"""
+    loss_agg_mode: str = "token-mean"
+    """token-mean | seq-mean-token-sum | seq-mean-token-mean | seq-mean-token-sum-norm"""
+    entropy_coeff: float = 0.0
+    """entropy bonus coefficient (0 = off)"""
+    use_kl_loss: bool = True
+    """KL to the reference as a loss term (GRPO style)"""
+    kl_loss_coef: float = 0.001
+    """its coefficient"""
+    kl_loss_type: str = "k3"
+    """k1 | k2 | k3 | abs (with an optional '+': value of the kind, gradient of k2)"""
+    use_kl_in_reward: bool = False
+    """KL penalty in the token rewards (InstructGPT/PPO style)"""
+    kl_penalty: str = "k1"
+    """estimator of the in-reward KL"""
+    kl_ctrl: str = "fixed"
+    """fixed | adaptive controller of the in-reward KL coefficient"""
+    kl_coef: float = 0.001
+    """initial in-reward KL coefficient"""
+    kl_target: float = 0.1
+    """adaptive controller: target KL"""
+    kl_horizon: int = 10000
+    """adaptive controller: horizon"""
+    gamma: float = 1.0
+    """GAE discount"""
+    lam: float = 1.0
+    """GAE lambda"""
+    cliprange_value: float = 0.5
+    """value clipping range of the critic loss"""
+
+    # ---- optimisation
+    actor_lr: float = 2e-3
+    """AdamW learning rate of the policy"""
+    critic_lr: float = 2e-3
+    """AdamW learning rate of the critic (PPO)"""
+    weight_decay: float = 0.0
+    """AdamW weight decay"""
+    lr_warmup_steps: int = 0
+    """linear learning-rate warm-up, in optimizer steps"""
+    max_grad_norm: float = 1.0
+    """gradient clipping by global norm"""
+    gradient_checkpointing: bool = False
+    """recompute activations in backward (GPU memory saver)"""
+    lora_rank: int = 0
+    """LoRA rank through peft (0 = full fine-tuning)"""
+
+    # ---- schedule, evaluation, checkpoints
+    total_steps: int = 60
+    """RL steps"""
+    eval_steps: int = 10
+    """evaluate every this many steps (and at the end)"""
+    eval_max_samples: int = 0
+    """test prompts per evaluation (0 = all)"""
+    run_baseline_eval: bool = True
+    """evaluate the starting model first; False reuses baseline_eval.json if it exists"""
+    save_steps: int = 10
+    """checkpoint every this many steps (and at the end)"""
+    save_total_limit: int = 2
+    """keep the newest K checkpoint-N directories (best_model/ is kept apart)"""
+    early_stopping_patience: int = 0
+    """stop after this many evaluations without a new best accuracy (0 = never)"""
+    target_accuracy: float = 0.0
+    """stop as soon as an evaluation reaches this accuracy (0 = never)"""
+    resume: str = ""
+    """'' (start fresh; refuses to overwrite a run with checkpoints) | auto (newest complete checkpoint) | a checkpoint path"""
+
+    # ---- logging
+    verbose: bool = False
+    """phase banners, group summaries and turn-by-turn advantage tables"""
+    log_every: int = 1
+    """console summary every this many steps"""
+    use_wandb: bool = False
+    """also log to Weights & Biases (needs `pip install wandb` and a login)"""
+
+    @property
+    def is_search_task(self) -> bool:
+        return self.task.endswith("nq-search")
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir) / self.run_name
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+CHOICES = {
+    "task": TASKS,
+    "device": ("auto", "cpu", "cuda"),
+    "dtype": ("float32", "bfloat16"),
+    "rollout_backend": ("hf", "vllm"),
+    "reward_fn": ("em", "em_format", "gsm8k_strict", "gsm8k_flexible"),
+    "adv_estimator": ("grpo", "rloo", "gae"),
+    "loss_agg_mode": ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm"),
+    "kl_ctrl": ("fixed", "adaptive"),
+}
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with what to change."""
+
+
+def field_docs() -> dict[str, str]:
+    """Each field's docstring (the string literal under it in the class body)."""
+    import inspect
+
+    tree = ast.parse(inspect.getsource(TrainConfig))
+    body = tree.body[0].body
+    docs = {}
+    for node, nxt in zip(body, body[1:]):
+        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
+            docs[node.target.id] = str(nxt.value.value)
+    return docs
+
+
+def _field_type(name: str) -> type:
+    hints = typing.get_type_hints(TrainConfig)
+    kind = hints[name]
+    if isinstance(kind, types.UnionType):
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    return kind
+
+
+def parse_value(name: str, text: str) -> object:
+    """Parse a `key=value` string by the field's type."""
+    kind = _field_type(name)
+    raw = text.strip()
+    if kind is bool:
+        if raw.lower() in ("true", "1", "yes", "on"):
+            return True
+        if raw.lower() in ("false", "0", "no", "off"):
+            return False
+        raise ConfigError(f"{name}={text!r}: expected true or false")
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{name}={text!r}: expected an integer") from None
+    if kind is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{name}={text!r}: expected a number") from None
+    return raw
+
+
+def _check_key(key: str) -> None:
+    names = [f.name for f in dataclasses.fields(TrainConfig)]
+    if key not in names:
+        close = difflib.get_close_matches(key, names, n=3)
+        hint = (
+            f"; did you mean {', '.join(close)}?"
+            if close
+            else "; `python -m minimal_impl.train --help-config` lists them"
+        )
+        raise ConfigError(f"unknown config key {key!r}{hint}")
+
+
+def load_preset(name: str) -> dict:
+    """The fields a preset sets: `minimal_impl/presets/<name>.yaml` or a path to a YAML file."""
+    import yaml
+
+    path = Path(name)
+    if path.suffix not in (".yaml", ".yml") and "/" not in name:  # a name ("qwen2.5-0.5b_gsm8k"), not a path
+        path = PRESET_DIR / f"{name}.yaml"
+    if not path.is_file():
+        available = sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+        raise ConfigError(f"no preset {name!r}; available: {', '.join(available)}")
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"preset {path} is not valid YAML: {err}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"preset {path} must be a mapping of config keys to values")
+    for key in values:
+        _check_key(key)
+    return values
+
+
+def build_config(preset: str | None = None, overrides: list[str] | None = None, **kwargs: object) -> TrainConfig:
+    """Defaults, then the preset, then `key=value` overrides, then keyword arguments; validated."""
+    values: dict = {}
+    if preset:
+        values.update(load_preset(preset))
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like key=value")
+        key, _, text = item.partition("=")
+        key = key.strip().lstrip("-").replace("-", "_")
+        _check_key(key)
+        values[key] = parse_value(key, text)
+    for key, value in kwargs.items():
+        _check_key(key)
+        values[key] = value
+    for key, value in values.items():  # YAML gives ints for floats ("lr: 1") and strings for odd values
+        kind = _field_type(key)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            values[key] = float(value)
+        elif not isinstance(values[key], kind) or (kind is int and isinstance(values[key], bool)):
+            raise ConfigError(f"{key}: expected {kind.__name__}, got {type(value).__name__} {value!r}")
+    config = TrainConfig(**values)
+    validate(config)
+    return config
+
+
+def validate(c: TrainConfig) -> None:
+    """Raise ConfigError on values that cannot work together."""
+    for name, choices in CHOICES.items():
+        if getattr(c, name) not in choices:
+            raise ConfigError(f"{name}={getattr(c, name)!r}: expected one of {', '.join(choices)}")
+    positive = ("train_batch_size", "rollout_n", "ppo_mini_batch_size", "ppo_micro_batch_size", "ppo_epochs",
+                "max_new_tokens", "max_prompt_length", "retriever_topk", "total_steps", "eval_steps", "save_steps",
+                "warmup_batch_size", "log_every")  # fmt: skip
+    for name in positive:
+        if getattr(c, name) < 1:
+            raise ConfigError(f"{name} must be >= 1, got {getattr(c, name)}")
+    for name in ("max_turns", "max_obs_tokens", "warmup_sft_steps", "save_total_limit", "lr_warmup_steps", "lora_rank",
+                 "eval_max_samples", "early_stopping_patience", "num_threads"):  # fmt: skip
+        if getattr(c, name) < 0:
+            raise ConfigError(f"{name} must be >= 0, got {getattr(c, name)}")
+    if c.train_batch_size % c.ppo_mini_batch_size:
+        raise ConfigError(
+            f"train_batch_size ({c.train_batch_size}) must be a multiple of ppo_mini_batch_size ({c.ppo_mini_batch_size})"
+        )
+    if (c.ppo_mini_batch_size * c.rollout_n) % c.ppo_micro_batch_size:
+        raise ConfigError(
+            f"ppo_mini_batch_size x rollout_n ({c.ppo_mini_batch_size * c.rollout_n}) must be a multiple of "
+            f"ppo_micro_batch_size ({c.ppo_micro_batch_size})"
+        )
+    if c.adv_estimator in ("grpo", "rloo") and c.rollout_n < 2:
+        raise ConfigError(f"{c.adv_estimator} compares responses within a group: rollout_n must be >= 2")
+    if c.is_search_task and c.reward_fn.startswith("gsm8k"):
+        raise ConfigError(f"reward_fn={c.reward_fn} is for GSM8K; a search task uses em or em_format")
+    if not c.is_search_task and c.reward_fn in ("em", "em_format"):
+        raise ConfigError(f"task {c.task} is GSM8K-style: set reward_fn=gsm8k_strict (or gsm8k_flexible)")
+    if c.temperature <= 0 or not 0 < c.top_p <= 1:
+        raise ConfigError("temperature must be > 0 and top_p in (0, 1]")
+    if not 0 <= c.warmup_search_fraction <= 1:
+        raise ConfigError(f"warmup_search_fraction must be in [0, 1], got {c.warmup_search_fraction}")
+    if c.clip_ratio_c and c.clip_ratio_c <= 1:
+        raise ConfigError(f"clip_ratio_c (dual clip) must be 0 (off) or > 1, got {c.clip_ratio_c}")
+    if c.use_kl_loss and c.use_kl_in_reward:
+        raise ConfigError("choose one KL placement: use_kl_loss (GRPO style) or use_kl_in_reward (PPO style)")
+    if c.rollout_backend == "vllm":
+        raise ConfigError("rollout_backend=vllm arrives with chapter 07; use hf")
+
+
+def describe() -> str:
+    """Every field with its default and docstring (for --help-config)."""
+    docs = field_docs()
+    lines = []
+    for f in dataclasses.fields(TrainConfig):
+        lines.append(f"{f.name} = {json.dumps(f.default)}\n    {docs.get(f.name, '')}")
+    return "\n".join(lines)
+
+
+__all__ = ["TrainConfig", "ConfigError", "build_config", "load_preset", "describe", "field_docs"]

@@ -1,0 +1,216 @@
+# Chapter 06 notes: learning_notes/06_training_engineering/README.md#one-step-walked-through
+"""Phase 1 of a step: generate every episode of a batch, turn by turn, with tool calls in between.
+
+A *backend* turns a batch of token contexts into one sampled turn each (`RolloutBackend.generate`);
+`rollout_batch` runs the multi-turn loop of chapter 05 over a whole batch at once: every episode that is
+still going generates its next turn in the same `generate` call, the searches of that turn go to the
+retriever as one batch, and the observations are appended with loss mask 0. The episode logic is
+`tool_calls.py`'s (cut at the first closing tag, parse, execute, budgets), so a batch of episodes is the
+same as the episodes run one by one (a test checks it).
+
+The Hugging Face backend (`HFRollout`) uses `model.generate` with a KV cache, left padding, and stops at
+EOS or at the closing tags: as token ids when each tag is one token, as stop strings otherwise.
+A vLLM backend can implement the same `generate` (chapter 07).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import torch
+
+from .tool_calls import (
+    SEARCH_R1,
+    ToolProtocol,
+    Trajectory,
+    cut_turn_ids,
+    env_step,
+    parse_action,
+    truncate_observation,
+)
+
+
+class RolloutBackend(Protocol):
+    """Anything that samples one turn for each of a batch of contexts."""
+
+    def generate(self, contexts: list[list[int]], max_new_tokens: int, greedy: bool = False) -> list[list[int]]:
+        """New token ids for each context (they may run past a stop tag; the caller cuts)."""
+        ...
+
+
+class HFRollout:
+    """Batched sampling with Hugging Face `generate` (KV cache, left padding, stop tokens or strings)."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        tokenizer: object,
+        protocol: ToolProtocol | None = SEARCH_R1,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_batch: int = 256,
+    ) -> None:
+        """Args:
+        model: a causal LM (`AutoModelForCausalLM`).
+        tokenizer: its tokenizer (pad id, and stop strings when tags span several tokens).
+        protocol: the tool tags to stop at; None stops at EOS only (single-turn tasks such as GSM8K).
+        temperature, top_p: sampling parameters (greedy ignores them).
+        max_batch: contexts per `generate` call (bigger batches are split).
+        """
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0 (use greedy=True for argmax decoding), got {temperature}")
+        self.model, self.tokenizer = model, tokenizer
+        self.temperature, self.top_p, self.max_batch = temperature, top_p, max_batch
+        self.eos_ids = eos_token_ids(model, tokenizer)
+        self.stop_ids, self.stop_strings = list(self.eos_ids), None
+        if protocol is not None:
+            tag_ids = [tokenizer.encode(tag, add_special_tokens=False) for tag in protocol.stop_tags]
+            if all(len(ids) == 1 for ids in tag_ids):
+                self.stop_ids += [ids[0] for ids in tag_ids]  # exact and cheap: a tag is one sampled id
+            else:
+                self.stop_strings = list(protocol.stop_tags)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_ids[0]
+
+    @torch.no_grad()
+    def generate(self, contexts: list[list[int]], max_new_tokens: int, greedy: bool = False) -> list[list[int]]:
+        out: list[list[int]] = []
+        for start in range(0, len(contexts), self.max_batch):
+            out += self._generate(contexts[start : start + self.max_batch], max_new_tokens, greedy)
+        return out
+
+    def _generate(self, contexts: list[list[int]], max_new_tokens: int, greedy: bool) -> list[list[int]]:
+        device = next(self.model.parameters()).device
+        width = max(len(c) for c in contexts)
+        input_ids = torch.full((len(contexts), width), self.pad_id, dtype=torch.long)  # [B, L] left-padded
+        attention_mask = torch.zeros(len(contexts), width, dtype=torch.long)  # [B, L]
+        for row, context in enumerate(contexts):
+            input_ids[row, width - len(context) :] = torch.tensor(context)
+            attention_mask[row, width - len(context) :] = 1
+        kwargs = (
+            {"do_sample": False}
+            if greedy
+            else {"do_sample": True, "temperature": self.temperature, "top_p": self.top_p}
+        )
+        if self.stop_strings:
+            kwargs.update(stop_strings=self.stop_strings, tokenizer=self.tokenizer)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            sequences = self.model.generate(
+                input_ids=input_ids.to(device),
+                attention_mask=attention_mask.to(device),
+                max_new_tokens=max_new_tokens,
+                eos_token_id=self.stop_ids,
+                pad_token_id=self.pad_id,
+                top_k=None,
+                **kwargs,
+            )
+        finally:
+            self.model.train(was_training)
+        new = sequences[:, width:].tolist()  # [B, new]
+        stops = set(self.stop_ids)
+        # after a row stops, generate pads it: keep up to and including its first stop id
+        return [ids[: next((i + 1 for i, t in enumerate(ids) if t in stops), len(ids))] for ids in new]
+
+
+def eos_token_ids(model: torch.nn.Module, tokenizer: object) -> list[int]:
+    """The ids that end a turn: the generation config's EOS list (Qwen2.5-Instruct: <|im_end|>, <|endoftext|>)."""
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids = configured if isinstance(configured, list) else [configured] if configured is not None else []
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+        ids.append(tokenizer.eos_token_id)
+    if not ids:
+        raise ValueError("neither the model's generation config nor the tokenizer defines an EOS token")
+    return [int(i) for i in ids]
+
+
+def rollout_batch(
+    backend: RolloutBackend,
+    prompts: Sequence[Sequence[int]],
+    tokenizer: object,
+    eos_ids: Sequence[int],
+    max_new_tokens: int,
+    protocol: ToolProtocol | None = SEARCH_R1,
+    search_batch: Callable[[list[str]], list[list[dict]]] | None = None,
+    max_turns: int = 2,
+    max_obs_tokens: int = 500,
+    greedy: bool = False,
+) -> list[Trajectory]:
+    """Run one episode per prompt, every turn batched across the episodes still going.
+
+    Args:
+        backend: samples one turn per context.
+        prompts: chat-formatted prompt ids, one per episode (repeat a prompt n times for a GRPO group).
+        tokenizer: encodes observations, decodes turns.
+        eos_ids: ids that end a turn (kept, and trained on).
+        max_new_tokens: tokens per turn.
+        protocol: the tool protocol; None is a single-turn task (one turn, no tags, no tools).
+        search_batch: `queries -> documents per query`; required when `protocol` is given.
+        max_turns: turns whose actions are executed (then one last turn whose search is not).
+        max_obs_tokens: tokens per observation (longer ones keep their head).
+        greedy: argmax decoding (evaluation).
+
+    Returns:
+        One `Trajectory` per prompt, in order, as `tool_calls.run_agent_episode` would build it;
+        `finish_reason` is answer, eos or max_turns (and for single-turn tasks eos or length).
+    """
+    if protocol is not None and search_batch is None:
+        raise ValueError("rollout_batch: a tool protocol needs a search_batch function")
+    eos = set(eos_ids)
+    trajs = [Trajectory(prompt_ids=list(p)) for p in prompts]
+    contexts = [list(p) for p in prompts]
+    if protocol is None:  # single turn: keep up to the first EOS
+        for traj, ids in zip(trajs, backend.generate(contexts, max_new_tokens, greedy)):
+            kept = ids[: next((k + 1 for k, t in enumerate(ids) if t in eos), len(ids))]
+            traj.segments.append((kept, True))
+            traj.turn_texts.append(tokenizer.decode(kept, skip_special_tokens=False))
+            traj.actions.append(None)
+            traj.finish_reason = "eos" if kept and kept[-1] in eos else "length"
+        return trajs
+
+    active = list(range(len(prompts)))
+    for turn in range(max_turns + 1):
+        if not active:
+            break
+        last = turn == max_turns  # the final turn: actions are parsed, searches not executed
+        parsed: dict[int, tuple[str | None, str, str]] = {}
+        for i, ids in zip(active, backend.generate([contexts[i] for i in active], max_new_tokens, greedy)):
+            kept, reason = cut_turn_ids(ids, tokenizer, protocol, eos_ids)
+            text = tokenizer.decode(kept, skip_special_tokens=False)
+            action, content = parse_action(text, protocol)
+            trajs[i].segments.append((kept, True))
+            trajs[i].actions.append(action)
+            trajs[i].turn_texts.append(text)
+            contexts[i] += kept
+            parsed[i] = (action, content, reason)
+        # every search of this turn goes to the retriever in one batch
+        searches = [i for i in active if parsed[i][0] == "search" and not last]
+        found = dict(zip(searches, search_batch([parsed[i][1] for i in searches]))) if searches else {}
+        still_active = []
+        for i in active:
+            traj, (action, content, reason) = trajs[i], parsed[i]
+            if action is None and reason == "eos":
+                traj.finish_reason = "eos"
+                continue
+            docs = found.get(i, [])
+            observation, done = env_step(action, content, lambda _query: docs, protocol, do_search=not last)  # noqa: B023
+            if action is None:
+                traj.num_invalid_actions += 1
+            if done:
+                traj.answer, traj.finish_reason = content, "answer"
+                continue
+            if last:
+                traj.finish_reason = "max_turns"
+                continue
+            if action == "search":
+                traj.search_queries.append(content)
+            obs_ids = tokenizer.encode(observation, add_special_tokens=False)
+            if len(obs_ids) > max_obs_tokens:
+                traj.num_truncated_observations += 1
+                obs_ids = truncate_observation(obs_ids, max_obs_tokens)
+            traj.segments.append((obs_ids, False))
+            contexts[i] += obs_ids
+            still_active.append(i)
+        active = still_active
+    return trajs

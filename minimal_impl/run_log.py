@@ -1,0 +1,136 @@
+# Chapter 06 notes: learning_notes/06_training_engineering/README.md#what-each-metric-means
+"""Where a run's numbers go: metrics.jsonl and TensorBoard always, Weights & Biases on request, the console.
+
+`metrics.jsonl` has one JSON object per step; on resume, lines after the restored step are dropped
+(and TensorBoard purges them), so a resumed run's logs read as if it had never stopped.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+
+class RunLogger:
+    """Step metrics to JSONL, TensorBoard and (optionally) W&B."""
+
+    def __init__(
+        self, run_dir: Path, resume_step: int = 0, use_wandb: bool = False, config: dict | None = None
+    ) -> None:
+        self.path = run_dir / "metrics.jsonl"
+        if resume_step and self.path.exists():  # forget what was logged after the checkpoint we resume from
+            kept = [
+                line
+                for line in self.path.read_text("utf-8").splitlines()
+                if line.strip() and json.loads(line)["step"] <= resume_step
+            ]
+            self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        elif not resume_step:
+            self.path.write_text("", encoding="utf-8")
+        self.writer = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(
+                str(run_dir / "tensorboard"), purge_step=resume_step + 1 if resume_step else None
+            )
+        except ImportError:  # tensorboard is in requirements.txt; without it the JSONL still has everything
+            print("[log] tensorboard is not installed: metrics go to metrics.jsonl only")
+        self.wandb = None
+        if use_wandb:
+            import wandb
+
+            self.wandb = wandb.init(project="agentic-rl-from-scratch", name=run_dir.name, config=config, resume="allow")
+
+    def log(self, step: int, metrics: dict) -> None:
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"step": step, **metrics}) + "\n")
+        for key, value in metrics.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if self.writer is not None:
+                    self.writer.add_scalar(key, value, step)
+        if self.wandb is not None:
+            self.wandb.log({k: v for k, v in metrics.items() if isinstance(v, (int, float))}, step=step)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        if self.wandb is not None:
+            self.wandb.finish()
+
+
+def banner(title: str, width: int = 100) -> str:
+    return f"── {title} " + "─" * max(width - len(title) - 4, 0)
+
+
+def group_summary(stats: dict) -> str:
+    """The verbose-mode summary of a step's groups, tokens and times."""
+    ratio = stats["tokens/trainable"] / max(stats["tokens/total"], 1)
+    return "\n".join(
+        [
+            f"  groups: {stats['groups/total']} total, {stats['groups/kept']} kept, "
+            f"{stats['groups/filtered_zero_variance']} filtered (zero reward variance)",
+            f"  rollouts: {stats['rollouts/answered']} answered, {stats['rollouts/eos']} ended without an action, "
+            f"{stats['rollouts/max_turns']} hit max_turns ({stats['rollouts/finished_early']} finished before the last turn)",
+            f"  time: rollout {stats['timing/rollout']:.2f}s, training {stats['timing/update']:.2f}s",
+            f"  tokens: {stats['tokens/total']} total, {stats['tokens/trainable']} trainable ({ratio:.1%})",
+        ]
+    )
+
+
+def turn_advantage_table(
+    advantages: torch.Tensor, mask: torch.Tensor, turn_ids: torch.Tensor, rewards: list[float]
+) -> str:
+    """Rollouts by turns: the mean advantage over each turn's trained tokens (one group).
+
+    Args:
+        advantages: `[n, T]` token advantages of the group's rollouts.
+        mask: `[n, T]` loss mask.
+        turn_ids: `[n, T]` model-turn number (1, 2, ...) of each position, 0 elsewhere.
+        rewards: the n rewards.
+    """
+    num_turns = int(turn_ids.max().item()) if turn_ids.numel() else 0
+    header = "  rollout | reward | " + " | ".join(f"turn {k:2d}" for k in range(1, num_turns + 1))
+    lines = [header, "  " + "-" * (len(header) - 2)]
+    for r in range(advantages.shape[0]):
+        cells = []
+        for k in range(1, num_turns + 1):
+            sel = (turn_ids[r] == k) & mask[r].bool()
+            cells.append(f"{advantages[r][sel].mean().item():+7.3f}" if sel.any() else "      ·")
+        lines.append(f"  {r + 1:7d} | {rewards[r]:6.2f} | " + " | ".join(cells))
+    return "\n".join(lines)
+
+
+def token_table(
+    tokenizer: object,
+    batch: dict,
+    row: int,
+    old_lp: torch.Tensor,
+    ref_lp: torch.Tensor | None,
+    advantages: torch.Tensor,
+    values: torch.Tensor | None = None,
+    max_rows: int = 12,
+) -> str:
+    """One rollout's first trained positions: token, loss mask, old and reference log-probs, advantage (and V)."""
+    ids = batch["input_ids"][row, batch["start"] + 1 :].tolist()  # the token each position predicts
+    mask = batch["mask"][row].tolist()
+    lines = [
+        "  pos | token            | mask | old logp |  ref logp | advantage"
+        + (" |  value" if values is not None else "")
+    ]
+    shown = 0
+    for t, (token_id, m) in enumerate(zip(ids, mask)):
+        if not m:
+            continue
+        text = repr(tokenizer.decode([token_id], skip_special_tokens=False))[1:-1][:16]
+        ref = f"{ref_lp[row, t].item():9.4f}" if ref_lp is not None else "        -"
+        line = f"  {t:3d} | {text:16s} | {int(m):4d} | {old_lp[row, t].item():8.4f} | {ref} | {advantages[row, t].item():+9.4f}"
+        if values is not None:
+            line += f" | {values[row, t].item():+6.3f}"
+        lines.append(line)
+        shown += 1
+        if shown == max_rows:
+            break
+    return "\n".join(lines)

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The main job of README.md#setup: set up, check the machine, prepare data, train, plot, and say where it all is.
+# Chapter 06 notes: learning_notes/06_training_engineering/README.md#run_first_trainingsh
+#
+#   bash run_first_training.sh                          # no GPU or no internet: tiny model, sample NQ search task
+#   bash run_first_training.sh --task sample-gsm8k      # the sample GSM8K-style task instead
+#   bash run_first_training.sh --steps 20 adv_estimator=rloo verbose=true
+#   bash run_first_training.sh --run-name first_nq --resume   # continue a killed run
+#   bash run_first_training.sh --preset qwen2.5-0.5b_gsm8k    # the GPU preset (needs the hub for weights and data)
+#
+# Flags: --task T, --preset P, --steps N, --run-name NAME, --resume, --help; anything else is a key=value override.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+
+TASK="" PRESET="" STEPS="" RUN_NAME="" RESUME=0 OVERRIDES=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --task) TASK="$2"; shift 2 ;;
+    --preset) PRESET="$2"; shift 2 ;;
+    --steps) STEPS="$2"; shift 2 ;;
+    --run-name) RUN_NAME="$2"; shift 2 ;;
+    --resume) RESUME=1; shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *=*) OVERRIDES+=("$1"); shift ;;
+    *) echo "error: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+echo "== 1/5 environment =="
+source scripts/bootstrap_env.sh
+export TOKENIZERS_PARALLELISM=false MPLBACKEND=Agg
+bash check_env.sh || { echo "error: check_env.sh reported a FAIL; fix it first (see the table above)." >&2; exit 1; }
+
+# defaults: a GPU and the hub -> Qwen2.5-0.5B-Instruct on GSM8K; otherwise the offline tiny run
+HAS_GPU="$(python -c 'import torch; print(int(torch.cuda.is_available()))')"
+HUB_OK="$(python -c 'from minimal_impl.data import hub_reachable; print(int(hub_reachable()[0]))')"
+if [ -z "$PRESET" ]; then
+  case "$TASK" in
+    "") if [ "$HAS_GPU" = 1 ] && [ "$HUB_OK" = 1 ]; then PRESET="qwen2.5-0.5b_gsm8k"; else PRESET="tiny_sample_nq"; fi ;;
+    sample-nq-search) PRESET="tiny_sample_nq" ;;
+    sample-gsm8k) PRESET="tiny_sample_gsm8k" ;;
+    gsm8k) PRESET="qwen2.5-0.5b_gsm8k" ;;
+    nq-search) PRESET="qwen2.5-0.5b_nq_search" ;;
+    *) echo "error: unknown task '$TASK' (sample-nq-search, sample-gsm8k, gsm8k, nq-search)" >&2; exit 2 ;;
+  esac
+fi
+[ "$HUB_OK" = 1 ] || export HF_HUB_OFFLINE=1
+RUN_NAME="${RUN_NAME:-${PRESET}_$(date +%Y%m%d-%H%M%S)}"
+ARGS=(--preset "$PRESET" "run_name=$RUN_NAME")
+[ -z "$STEPS" ] || ARGS+=("total_steps=$STEPS")
+[ -z "$TASK" ] || ARGS+=("task=$TASK")
+[ "$RESUME" = 0 ] || ARGS+=(--resume auto)
+ARGS+=("${OVERRIDES[@]+"${OVERRIDES[@]}"}")
+echo "preset $PRESET (GPU: $HAS_GPU, hub reachable: $HUB_OK), run $RUN_NAME"
+
+echo "== 2/5 data =="
+DATASET="$(python -c "
+from minimal_impl.config import build_config; from minimal_impl.tasks import DATASET_OF
+import sys; c = build_config(sys.argv[1], sys.argv[2:]); print(DATASET_OF[c.task], c.data_dir, c.model_path)" "$PRESET" "${OVERRIDES[@]+"${OVERRIDES[@]}"}" ${TASK:+task=$TASK})"
+read -r DATASET DATA_DIR MODEL_PATH <<< "$DATASET"
+if [ ! -f "$DATA_DIR/$DATASET/train.parquet" ]; then
+  python -m minimal_impl.data prepare --dataset "$DATASET" --out "$DATA_DIR/$DATASET"
+fi
+python check_data.py "$DATA_DIR/$DATASET/train.parquet" "$DATA_DIR/$DATASET/test.parquet"
+
+echo "== 3/5 model =="
+if [ "$MODEL_PATH" = ".build/tiny_model" ] && [ ! -f .build/tiny_model/config.json ]; then
+  python -m minimal_impl.tiny_model --out .build/tiny_model
+else
+  echo "model: $MODEL_PATH"
+fi
+
+echo "== 4/5 training =="
+set +e
+python -m minimal_impl.train "${ARGS[@]}"
+STATUS=$?
+set -e
+RUN_DIR="$(python -c "
+from minimal_impl.config import build_config; import sys; print(build_config(sys.argv[1], sys.argv[2:]).run_dir)" "$PRESET" "run_name=$RUN_NAME")"
+if [ "$STATUS" != 0 ]; then
+  echo "training stopped (exit $STATUS). Resume it with: bash run_first_training.sh --preset $PRESET --run-name $RUN_NAME --resume" >&2
+  exit "$STATUS"
+fi
+
+echo "== 5/5 plots =="
+python -m minimal_impl.plot "$RUN_DIR"
+
+cat <<EOF
+
+Done. Everything of this run is in $RUN_DIR/:
+  summary.json                 steps, baseline and best accuracy, why it stopped
+  metrics.jsonl, tensorboard/  per-step metrics (tensorboard --logdir $RUN_DIR/tensorboard)
+  baseline_eval.json           the evaluation of the starting model
+  eval_logs/eval_step_*.json   one evaluation every eval_steps
+  checkpoint-*/                the newest checkpoints (optimizer, scheduler, RNG, training_state.json)
+  best_model/, final/          the best model by eval accuracy, and the last one
+  plots/overview.png           the curves
+Continue training from the newest checkpoint:
+  bash run_first_training.sh --preset $PRESET --run-name $RUN_NAME --resume --steps <a larger total>
+What the curves mean: learning_notes/06_training_engineering/README.md
+EOF

@@ -1,0 +1,297 @@
+# Chapter 06 notes: learning_notes/06_training_engineering/README.md#checkpoints-and-resume
+"""The trainer end to end on the tiny model: every file and field, exact resume after SIGKILL (mid-step and
+during a checkpoint save), the reused baseline, early stopping, PPO with a critic, GSM8K, plots."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from minimal_impl import checkpoint as ckpt
+from minimal_impl.config import ConfigError, build_config
+from minimal_impl.plot import plot_run
+from minimal_impl.train import build_batch, main, prompt_row_order, train
+
+ROOT = Path(__file__).resolve().parents[2]
+EVAL_FIELDS = {
+    "step", "accuracy", "correct_answers", "total_samples", "attempted_answer", "avg_reward", "median_reward",
+    "std_reward", "min_reward", "max_reward", "found_correct_doc", "avg_turns", "avg_turns_correct",
+    "avg_search_attempts", "total_searches", "unique_searches", "repeated_searches", "num_idk", "eval_time",
+}  # fmt: skip
+STATE_FIELDS = {"global_step", "best_accuracy", "best_model_path", "evals_without_improvement"}
+
+
+def tiny_overrides(model_dir: Path, root: Path, run_name: str, **extra: object) -> dict:
+    values = dict(
+        model_path=str(model_dir), data_dir=str(root / "data"), output_dir=str(root / "runs"), run_name=run_name,
+        warmup_sft_steps=3, warmup_batch_size=8, train_batch_size=2, rollout_n=2, ppo_mini_batch_size=1,
+        ppo_micro_batch_size=2, max_new_tokens=8, max_obs_tokens=40, total_steps=4, eval_steps=2, save_steps=1,
+        save_total_limit=2, eval_max_samples=4, num_threads=1, filter_zero_variance_groups=False,
+    )  # fmt: skip
+    values.update(extra)
+    return values
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("train")
+
+
+@pytest.fixture(scope="module")
+def reference_run(tiny_model_dir: Path, workdir: Path) -> Path:
+    """An uninterrupted 4-step run: the yardstick of the resume tests."""
+    config = build_config("tiny_sample_nq", **tiny_overrides(tiny_model_dir, workdir, "reference"))
+    summary = train(config, log=lambda message: None)
+    assert summary["steps"] == 4 and summary["stop_reason"] == "total_steps reached"
+    return config.run_dir
+
+
+def _comparable(run_dir: Path) -> list[dict]:
+    """metrics.jsonl without wall-clock fields."""
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    return [{k: v for k, v in row.items() if not k.startswith("timing/") and k != "eval/eval_time"} for row in rows]
+
+
+def test_every_file_and_field_exists(reference_run: Path) -> None:
+    run = reference_run
+    for name in ("config.json", "metrics.jsonl", "baseline_eval.json", "summary.json", "warmup/metadata.json"):
+        assert (run / name).is_file(), name
+    assert list((run / "tensorboard").glob("events.out.tfevents.*")), "TensorBoard event file"
+    rows = _comparable(run)
+    assert rows[0]["step"] == 0 and "eval/accuracy" in rows[0], "the baseline evaluation is logged at step 0"
+    assert [r["step"] for r in rows if "reward/mean" in r] == [1, 2, 3, 4]
+    for key in ("reward/mean", "accuracy", "kl/ref", "actor/entropy", "actor/clipfrac", "actor/pg_loss", "actor/grad_norm",
+                "response/model_tokens", "search/per_rollout", "groups/kept", "tokens/trainable"):  # fmt: skip
+        assert all(key in r for r in rows if "reward/mean" in r), key
+    for step in (2, 4):
+        result = json.loads((run / "eval_logs" / f"eval_step_{step:04d}.json").read_text())
+        assert EVAL_FIELDS <= set(result) and result["step"] == step and result["total_samples"] == 4
+    assert EVAL_FIELDS - {"step"} <= set(json.loads((run / "baseline_eval.json").read_text()))
+    checkpoints = sorted(p.name for p in run.glob("checkpoint-*"))
+    assert checkpoints == ["checkpoint-3", "checkpoint-4"], "save_total_limit=2 keeps the newest two"
+    newest = run / "checkpoint-4"
+    for name in ("model.safetensors", "config.json", "tokenizer.json", "optimizer.pt", "scheduler.pt", "rng_state.pt",
+                 "training_state.json", "training_metadata.json"):  # fmt: skip
+        assert (newest / name).is_file(), name
+    state = json.loads((newest / "training_state.json").read_text())
+    assert STATE_FIELDS <= set(state) and state["global_step"] == 4
+    assert json.loads((newest / "training_metadata.json").read_text())["global_step"] == 4
+    assert json.loads((run / "best_model" / "metadata.json").read_text())["step"] in (2, 4)
+    assert (run / "final" / "model.safetensors").is_file()
+    summary = json.loads((run / "summary.json").read_text())
+    assert {"steps", "best_accuracy", "best_model_path", "total_time_s", "target_reached", "stop_reason"} <= set(
+        summary
+    )
+    assert not list(run.glob("*.tmp-*")), "no temporary directories left behind"
+    written = plot_run(run)
+    assert {p.name for p in written} >= {"reward.png", "accuracy.png", "kl.png", "entropy.png", "response_length.png",
+                                          "clipfrac.png", "searches.png", "overview.png"}  # fmt: skip
+
+
+CHILD = """
+import os, signal, sys
+sys.path.insert(0, {root!r})
+import minimal_impl.checkpoint as ckpt
+import minimal_impl.train as T
+from minimal_impl.config import build_config
+mode = {mode!r}
+if mode == "mid-step":  # SIGKILL in the middle of step 3's update (checkpoint-2 is the newest)
+    update = T.update_actor
+    calls = []
+    def update_actor(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return update(*args, **kwargs)
+    T.update_actor = update_actor
+else:  # SIGKILL while checkpoint-3 is being written: its files exist, the rename has not happened
+    publish = ckpt.publish
+    def killing_publish(tmp, final):
+        if final.name == "checkpoint-3":
+            os.kill(os.getpid(), signal.SIGKILL)
+        publish(tmp, final)
+    ckpt.publish = killing_publish
+T.train(build_config("tiny_sample_nq", **{overrides!r}), log=lambda m: None)
+"""
+
+
+@pytest.mark.parametrize("mode", ["mid-step", "during-save"])
+def test_sigkill_then_resume_equals_uninterrupted(
+    reference_run: Path, tiny_model_dir: Path, workdir: Path, mode: str
+) -> None:
+    overrides = tiny_overrides(tiny_model_dir, workdir, f"killed-{mode}")
+    script = CHILD.format(root=str(ROOT), mode=mode, overrides=overrides)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == -9, f"the child must die by SIGKILL:\n{result.stderr[-2000:]}"
+    run = workdir / "runs" / f"killed-{mode}"
+    assert ckpt.find_latest(run).name == "checkpoint-2"
+    if mode == "during-save":
+        assert list(run.glob("checkpoint-3.tmp-*")), "the interrupted save left its temporary directory"
+    assert not (run / "final").exists()
+    messages: list[str] = []
+    summary = train(build_config("tiny_sample_nq", **{**overrides, "resume": "auto"}), log=messages.append)
+    assert summary["steps"] == 4
+    assert any("restored" in m and "global_step 2" in m for m in messages), messages
+    assert not list(run.glob("*.tmp-*"))
+    assert _comparable(run) == _comparable(reference_run), "the resumed run logs exactly what the uninterrupted one did"
+    for step in (2, 4):
+        ours = json.loads((run / "eval_logs" / f"eval_step_{step:04d}.json").read_text())
+        ref = json.loads((reference_run / "eval_logs" / f"eval_step_{step:04d}.json").read_text())
+        assert {k: v for k, v in ours.items() if k != "eval_time"} == {k: v for k, v in ref.items() if k != "eval_time"}
+    final, expected = (
+        load_file(str(run / "final" / "model.safetensors")),
+        load_file(str(reference_run / "final" / "model.safetensors")),
+    )
+    assert all(torch.equal(final[k], expected[k]) for k in expected), "bit-identical final weights"
+
+
+def test_baseline_is_reused_when_asked(reference_run: Path, tiny_model_dir: Path, workdir: Path) -> None:
+    overrides = tiny_overrides(tiny_model_dir, workdir, "reuse", total_steps=1, eval_steps=1, save_steps=1)
+    train(build_config("tiny_sample_nq", **overrides), log=lambda m: None)
+    run = workdir / "runs" / "reuse"
+    baseline = run / "baseline_eval.json"
+    payload = json.loads(baseline.read_text())
+    payload["accuracy"] = 0.123  # a marker: a recomputed baseline would overwrite it
+    baseline.write_text(json.dumps(payload))
+    for path in run.glob("checkpoint-*"):
+        import shutil
+
+        shutil.rmtree(path)
+    messages: list[str] = []
+    summary = train(build_config("tiny_sample_nq", **{**overrides, "run_baseline_eval": False}), log=messages.append)
+    assert json.loads(baseline.read_text())["accuracy"] == 0.123 and summary["baseline_accuracy"] == 0.123
+    assert any("reusing" in m and "baseline_eval.json" in m for m in messages)
+    assert any("reusing" in m and "warmup" in m for m in messages), "the warm-up is reused too"
+
+
+def test_refuses_to_overwrite_and_rejects_bad_resume(reference_run: Path, tiny_model_dir: Path, workdir: Path) -> None:
+    with pytest.raises(ConfigError, match="--resume auto"):
+        train(
+            build_config("tiny_sample_nq", **tiny_overrides(tiny_model_dir, workdir, "reference")), log=lambda m: None
+        )
+    with pytest.raises(ConfigError, match="not a complete checkpoint"):
+        train(
+            build_config("tiny_sample_nq", **tiny_overrides(tiny_model_dir, workdir, "x", resume=str(workdir))),
+            log=lambda m: None,
+        )
+
+
+def test_early_stopping_and_ppo_with_a_critic(tiny_model_dir: Path, workdir: Path) -> None:
+    overrides = tiny_overrides(
+        tiny_model_dir, workdir, "ppo", adv_estimator="gae", use_kl_loss=False, use_kl_in_reward=True,
+        kl_ctrl="adaptive", total_steps=5, eval_steps=1, early_stopping_patience=1, verbose=True,
+    )  # fmt: skip
+    summary = train(build_config("tiny_sample_nq", **overrides), log=lambda m: None)
+    run = workdir / "runs" / "ppo"
+    rows = _comparable(run)
+    assert any("critic/vf_loss" in r for r in rows) and any("reward/kl_coef" in r for r in rows)
+    latest = ckpt.find_latest(run)
+    assert (latest / "critic" / "model.safetensors").is_file() and (latest / "critic_optimizer.pt").is_file()
+    if summary["stop_reason"].startswith("early stopping"):
+        assert summary["steps"] < 5
+    else:  # accuracy improved at every evaluation: possible, but then all five steps ran
+        assert summary["steps"] == 5
+
+
+def test_gsm8k_task_single_turn(tiny_model_dir: Path, workdir: Path) -> None:
+    overrides = tiny_overrides(
+        tiny_model_dir, workdir, "gsm", task="sample-gsm8k", reward_fn="gsm8k_strict", total_steps=1, eval_steps=1
+    )
+    summary = train(build_config("tiny_sample_nq", **overrides), log=lambda m: None)
+    rows = [r for r in _comparable(workdir / "runs" / "gsm") if "reward/mean" in r]
+    assert summary["steps"] == 1 and rows[0]["search/per_rollout"] == 0
+
+
+def test_mask_switch_trains_on_retrieved_tokens(tiny_model_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from minimal_impl.tool_calls import Trajectory
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    traj = Trajectory(prompt_ids=[5, 6, 7], segments=[([10, 11], True), ([20, 21, 22], False), ([12], True)])
+    masked = build_batch([traj], 0, True, torch.device("cpu"))
+    unmasked = build_batch([traj], 0, False, torch.device("cpu"))
+    assert masked["start"] == 2 and masked["mask"].tolist() == [[1, 1, 0, 0, 0, 1]]
+    assert unmasked["mask"].tolist() == [[1, 1, 1, 1, 1, 1]]
+    assert masked["turn_ids"].tolist() == [[1, 1, 0, 0, 0, 2]]
+    assert tok is not None
+
+
+def test_prompt_order_is_a_function_of_seed_and_step() -> None:
+    first = [prompt_row_order(10, 0, step, 4) for step in (1, 2, 3)]
+    assert first == [prompt_row_order(10, 0, step, 4) for step in (1, 2, 3)]
+    epoch = first[0] + first[1] + first[2][:2]
+    assert sorted(epoch) == list(range(10)), "one epoch visits every row once"
+    assert prompt_row_order(10, 1, 1, 4) != first[0]
+
+
+def test_config_errors_are_clear() -> None:
+    with pytest.raises(ConfigError, match="did you mean rollout_n"):
+        build_config("tiny_sample_nq", ["rolout_n=4"])
+    with pytest.raises(ConfigError, match="expected an integer"):
+        build_config(None, ["rollout_n=many"])
+    with pytest.raises(ConfigError, match="multiple of ppo_mini_batch_size"):
+        build_config(None, ["train_batch_size=6", "ppo_mini_batch_size=4"])
+    with pytest.raises(ConfigError, match="adv_estimator"):
+        build_config(None, ["adv_estimator=ppo"])
+    with pytest.raises(ConfigError, match="no preset"):
+        build_config("nope")
+    with pytest.raises(ConfigError, match="rollout_n must be >= 2"):
+        build_config(None, ["rollout_n=1", "ppo_micro_batch_size=1"])
+    with pytest.raises(ConfigError, match="key=value"):
+        build_config(None, ["rollout_n"])
+    config = build_config("tiny_sample_nq", ["verbose=true", "actor_lr=1e-4", "clip_ratio_high=0.28"])
+    assert config.verbose is True and config.actor_lr == 1e-4 and config.clip_ratio_high == 0.28
+
+
+def test_cli_help_and_errors(capsys: pytest.CaptureFixture) -> None:
+    assert main(["--help-config"]) == 0
+    listing = capsys.readouterr().out
+    assert "rollout_n = 8" in listing and "responses sampled per prompt" in listing
+    assert main(["--preset", "tiny_sample_nq", "bogus_key=1"]) == 2
+    assert "unknown config key" in capsys.readouterr().err
+
+
+def test_presets_are_valid() -> None:
+    from minimal_impl.config import PRESET_DIR
+
+    names = sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+    assert "tiny_sample_nq" in names
+    for name in names:
+        build_config(name)  # raises on an unknown key or an inconsistent combination
+
+
+def test_run_first_training_help_and_bad_flag() -> None:
+    result = subprocess.run(
+        ["bash", str(ROOT / "run_first_training.sh"), "--help"], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0 and "--resume" in result.stdout
+    result = subprocess.run(
+        ["bash", str(ROOT / "run_first_training.sh"), "--bogus"], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 2 and "unknown argument" in result.stderr
+    assert os.access(ROOT / "run_first_training.sh", os.X_OK)
+
+
+def test_lora_run_saves_adapters_and_resumes(tiny_model_dir: Path, workdir: Path) -> None:
+    pytest.importorskip("peft", reason="peft is optional (requirements-dev.txt); LoRA needs it")
+    overrides = tiny_overrides(
+        tiny_model_dir, workdir, "lora", lora_rank=4, warmup_sft_steps=0, total_steps=2, eval_steps=2
+    )
+    train(build_config("tiny_sample_nq", **overrides), log=lambda m: None)
+    run = workdir / "runs" / "lora"
+    adapter = load_file(str(run / "checkpoint-2" / "adapter_model.safetensors"))
+    assert adapter and all("lora_" in key for key in adapter), "a LoRA checkpoint holds the adapter only"
+    assert not (run / "checkpoint-2" / "model.safetensors").exists()
+    messages: list[str] = []
+    summary = train(
+        build_config("tiny_sample_nq", **{**overrides, "total_steps": 3, "resume": "auto"}), log=messages.append
+    )
+    assert summary["steps"] == 3 and any("restored" in m for m in messages)
