@@ -44,7 +44,7 @@ class TrainConfig:
     device: str = "auto"
     """auto (cuda if available, else cpu) | cpu | cuda"""
     dtype: str = "float32"
-    """float32 | bfloat16 (GPU); the optimizer keeps float32 master weights only in float32 mode"""
+    """float32 | bfloat16: bf16 autocast for the matrix products, float32 weights and optimizer (mixed precision)"""
     num_threads: int = 0
     """torch CPU threads; 0 keeps torch's default"""
 
@@ -60,7 +60,9 @@ class TrainConfig:
 
     # ---- rollout
     rollout_backend: str = "hf"
-    """hf (Hugging Face generate); vllm comes with chapter 07"""
+    """hf (Hugging Face generate) | vllm (GPU, colocated; falls back to hf with a message when unavailable)"""
+    vllm_gpu_memory_utilization: float = 0.3
+    """share of the whole GPU vLLM reserves for its weights and KV cache (rollout_backend=vllm)"""
     train_batch_size: int = 8
     """prompts per RL step"""
     rollout_n: int = 8
@@ -343,6 +345,8 @@ def validate(c: TrainConfig) -> None:
         raise ConfigError(f"reward_fn={c.reward_fn} is for GSM8K; a search task uses em or em_format")
     if not c.is_search_task and c.reward_fn in ("em", "em_format"):
         raise ConfigError(f"task {c.task} is GSM8K-style: set reward_fn=gsm8k_strict (or gsm8k_flexible)")
+    if not 0 < c.vllm_gpu_memory_utilization < 1:
+        raise ConfigError(f"vllm_gpu_memory_utilization must be in (0, 1), got {c.vllm_gpu_memory_utilization}")
     if c.temperature <= 0 or not 0 < c.top_p <= 1:
         raise ConfigError("temperature must be > 0 and top_p in (0, 1]")
     if not 0 <= c.warmup_search_fraction <= 1:
@@ -351,8 +355,6 @@ def validate(c: TrainConfig) -> None:
         raise ConfigError(f"clip_ratio_c (dual clip) must be 0 (off) or > 1, got {c.clip_ratio_c}")
     if c.use_kl_loss and c.use_kl_in_reward:
         raise ConfigError("choose one KL placement: use_kl_loss (GRPO style) or use_kl_in_reward (PPO style)")
-    if c.rollout_backend == "vllm":
-        raise ConfigError("rollout_backend=vllm arrives with chapter 07; use hf")
 
 
 def describe() -> str:

@@ -10,11 +10,13 @@ same as the episodes run one by one (a test checks it).
 
 The Hugging Face backend (`HFRollout`) uses `model.generate` with a KV cache, left padding, and stops at
 EOS or at the closing tags: as token ids when each tag is one token, as stop strings otherwise.
-A vLLM backend can implement the same `generate` (chapter 07).
+`rollout_vllm.py` implements the same `generate` on vLLM (chapter 07), with two optional hooks the
+trainer calls when a backend has them: `release_memory()` before the update, `sync_weights(policy)` after.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -50,6 +52,7 @@ class HFRollout:
         temperature: float = 1.0,
         top_p: float = 1.0,
         max_batch: int = 256,
+        amp: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
     ) -> None:
         """Args:
         model: a causal LM (`AutoModelForCausalLM`).
@@ -57,6 +60,7 @@ class HFRollout:
         protocol: the tool tags to stop at; None stops at EOS only (single-turn tasks such as GSM8K).
         temperature, top_p: sampling parameters (greedy ignores them).
         max_batch: contexts per `generate` call (bigger batches are split).
+        amp: a context factory for mixed precision (the trainer's bf16 autocast on a GPU).
         """
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0 (use greedy=True for argmax decoding), got {temperature}")
@@ -71,6 +75,11 @@ class HFRollout:
             else:
                 self.stop_strings = list(protocol.stop_tags)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_ids[0]
+        self.amp = amp
+        # Qwen2.5 pads its embedding matrix beyond the tokenizer (151936 rows, 151665 tokens): ids past the
+        # tokenizer's vocabulary decode to nothing, so they are never sampled
+        vocab = len(tokenizer)
+        self.logits_processor = [OnlyTokenizerVocab(vocab)] if model.config.vocab_size > vocab else []
 
     @torch.no_grad()
     def generate(self, contexts: list[list[int]], max_new_tokens: int, greedy: bool = False) -> list[list[int]]:
@@ -97,21 +106,34 @@ class HFRollout:
         was_training = self.model.training
         self.model.eval()
         try:
-            sequences = self.model.generate(
-                input_ids=input_ids.to(device),
-                attention_mask=attention_mask.to(device),
-                max_new_tokens=max_new_tokens,
-                eos_token_id=self.stop_ids,
-                pad_token_id=self.pad_id,
-                top_k=None,
-                **kwargs,
-            )
+            with self.amp():
+                sequences = self.model.generate(
+                    input_ids=input_ids.to(device),
+                    attention_mask=attention_mask.to(device),
+                    max_new_tokens=max_new_tokens,
+                    eos_token_id=self.stop_ids,
+                    pad_token_id=self.pad_id,
+                    top_k=None,
+                    logits_processor=self.logits_processor,
+                    **kwargs,
+                )
         finally:
             self.model.train(was_training)
         new = sequences[:, width:].tolist()  # [B, new]
         stops = set(self.stop_ids)
         # after a row stops, generate pads it: keep up to and including its first stop id
         return [ids[: next((i + 1 for i, t in enumerate(ids) if t in stops), len(ids))] for ids in new]
+
+
+class OnlyTokenizerVocab:
+    """A logits processor that forbids ids beyond the tokenizer's vocabulary (padding rows of the embedding)."""
+
+    def __init__(self, vocab_size: int) -> None:
+        self.vocab_size = vocab_size
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        scores[:, self.vocab_size :] = -float("inf")  # [B, V]
+        return scores
 
 
 def eos_token_ids(model: torch.nn.Module, tokenizer: object) -> list[int]:

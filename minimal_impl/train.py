@@ -22,6 +22,7 @@ stopping, atomic checkpoints with exact resume (checkpoint.py), and logs (run_lo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import random
@@ -43,7 +44,7 @@ from .grpo import grpo_advantages, rloo_advantages, spread_over_tokens
 from .kl import AdaptiveKLController, FixedKLController, kl_estimate, kl_loss, kl_penalty_rewards
 from .masked import masked_mean, masked_whiten
 from .ppo import aggregate_loss, entropy_from_logits, ppo_policy_loss, value_loss
-from .rollout import HFRollout, eos_token_ids, rollout_batch
+from .rollout import HFRollout, RolloutBackend, eos_token_ids, rollout_batch
 from .run_log import RunLogger, banner, group_summary, token_table, turn_advantage_table
 from .tasks import load_task
 from .tool_calls import Trajectory, collate_trajectories
@@ -53,6 +54,16 @@ DEFAULT_TINY_MODEL = ".build/tiny_model"
 
 
 # --------------------------------------------------------------------------------------------- set-up
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_gib(device: torch.device) -> float:
+    """Peak memory allocated by torch since the last reset, GiB (0 on a CPU)."""
+    return torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else 0.0
 
 
 def resolve_device(name: str) -> torch.device:
@@ -69,16 +80,30 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def load_causal_lm(path: str | Path, config: TrainConfig, device: torch.device) -> torch.nn.Module:
-    """`AutoModelForCausalLM.from_pretrained`, in the run's dtype, on its device."""
+def amp_context(config: TrainConfig, device: torch.device) -> contextlib.AbstractContextManager:
+    """Mixed precision: with dtype=bfloat16, matrix products run in bf16 under autocast while the weights
+    that train (and AdamW's moments) stay float32. Pure bf16 weights would round away updates smaller
+    than ~0.4% of a weight, which at RL learning rates (1e-6) is every update."""
+    if config.dtype == "bfloat16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def load_causal_lm(
+    path: str | Path, config: TrainConfig, device: torch.device, frozen: bool = False
+) -> torch.nn.Module:
+    """`AutoModelForCausalLM.from_pretrained` on the run's device: float32 if it trains, bf16 if frozen under bf16."""
     from transformers import AutoModelForCausalLM
     from transformers.utils.logging import disable_progress_bar
 
     disable_progress_bar()
-    dtype = torch.bfloat16 if config.dtype == "bfloat16" else torch.float32
+    dtype = torch.bfloat16 if frozen and config.dtype == "bfloat16" else torch.float32
     model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype).to(device)
-    if config.gradient_checkpointing:
+    if frozen:
+        model.eval().requires_grad_(False)
+    elif config.gradient_checkpointing:
         model.gradient_checkpointing_enable()
+        model.config.use_cache = False  # the cache is for generation; generate() turns it back on
     return model
 
 
@@ -96,8 +121,29 @@ def load_critic(path: str | Path, config: TrainConfig, device: torch.device) -> 
     """The critic: the policy's architecture with a scalar head per token (verl uses the same class)."""
     from transformers import AutoModelForTokenClassification
 
-    dtype = torch.bfloat16 if config.dtype == "bfloat16" else torch.float32
-    return AutoModelForTokenClassification.from_pretrained(str(path), num_labels=1, dtype=dtype).to(device)
+    critic = AutoModelForTokenClassification.from_pretrained(str(path), num_labels=1, dtype=torch.float32).to(device)
+    if config.gradient_checkpointing:
+        critic.gradient_checkpointing_enable()
+    return critic
+
+
+def make_backend(
+    config: TrainConfig,
+    policy: torch.nn.Module,
+    tokenizer: object,
+    protocol: object,
+    amp: Callable[[], contextlib.AbstractContextManager],
+    log: Callable[[str], None],
+) -> RolloutBackend:
+    """The rollout backend: vLLM when asked for and possible, else Hugging Face generate (with a message)."""
+    if config.rollout_backend == "vllm":
+        from .rollout_vllm import VLLMRollout, vllm_unavailable_reason
+
+        reason = vllm_unavailable_reason()
+        if reason is None:
+            return VLLMRollout(policy, tokenizer, protocol, config)
+        log(f"[rollout] rollout_backend=vllm is not possible here ({reason}): using Hugging Face generate instead")
+    return HFRollout(policy, tokenizer, protocol, config.temperature, config.top_p, amp=amp)
 
 
 def prompt_row_order(num_rows: int, seed: int, step: int, batch: int) -> list[int]:
@@ -122,27 +168,44 @@ def token_logprobs(
     start: int,
     temperature: float,
     with_entropy: bool = False,
+    entropy_grad: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """log pi(x_{t+1} | x_{<=t}) for the positions from `start` on: `[b, L - 1 - start]`, and the entropy."""
+    """log pi(x_{t+1} | x_{<=t}) for the positions from `start` on: `[b, L - 1 - start]`, and the entropy.
+
+    The entropy is computed without a graph unless `entropy_grad` (an entropy bonus in the loss): with a
+    150k-token vocabulary its softmax is the size of the logits, and keeping it for backward would double them.
+    """
     # the LM head runs only on the positions we need (logits_to_keep): the prompt's logits are never used
     keep = input_ids.shape[1] - start
-    logits = (
-        model(input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=keep).logits[:, :-1].float()
-    )  # [b, T, V]
-    logits = logits / temperature  # the distribution the rollout sampled from
+    output = model(input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=keep)
+    logits = output.logits[:, :-1].float()  # [b, T, V]
+    if temperature != 1.0:
+        logits = logits / temperature  # the distribution the rollout sampled from
     # log p(x) = z_x - logsumexp(z)
     logprobs = logits.gather(-1, input_ids[:, start + 1 :].unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, -1)
-    return logprobs, (entropy_from_logits(logits) if with_entropy else None)
+    entropy = None
+    if with_entropy:
+        with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
+            entropy = entropy_from_logits(logits)  # [b, T]
+    return logprobs, entropy
 
 
 @torch.no_grad()
-def batched_logprobs(model: torch.nn.Module, batch: dict, start: int, micro: int, temperature: float) -> torch.Tensor:
+def batched_logprobs(
+    model: torch.nn.Module,
+    batch: dict,
+    start: int,
+    micro: int,
+    temperature: float,
+    amp: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+) -> torch.Tensor:
     """Phase 3: log-probs of the whole batch in micro-batches, without gradients: `[B, T]`."""
     out = []
     for i in range(0, batch["input_ids"].shape[0], micro):
-        lp, _ = token_logprobs(
-            model, batch["input_ids"][i : i + micro], batch["attention_mask"][i : i + micro], start, temperature
-        )
+        with amp():
+            lp, _ = token_logprobs(
+                model, batch["input_ids"][i : i + micro], batch["attention_mask"][i : i + micro], start, temperature
+            )
         out.append(lp)
     return torch.cat(out)
 
@@ -240,6 +303,7 @@ def update_actor(
     data: dict,
     group_rows: list[list[int]],
     generator: torch.Generator,
+    amp: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
 ) -> dict:
     """Phase 6: ppo_epochs x mini-batches of clipped-loss steps, micro-batches accumulated."""
     sums: dict[str, float] = {}
@@ -255,7 +319,11 @@ def update_actor(
                 mask = data["mask"][idx]  # [b, T]
                 weight = loss_weight(config.loss_agg_mode, mask, mini_mask)
                 # the entropy is logged every step: cheap next to the forward pass
-                lp, entropy = token_logprobs(policy, batch["input_ids"][idx], batch["attention_mask"][idx], batch["start"], config.temperature, True)  # fmt: skip
+                with amp():
+                    lp, entropy = token_logprobs(
+                        policy, batch["input_ids"][idx], batch["attention_mask"][idx], batch["start"], config.temperature,
+                        with_entropy=True, entropy_grad=bool(config.entropy_coeff),
+                    )  # fmt: skip
                 pg_loss, stats = ppo_policy_loss(
                     lp, data["old_lp"][idx], data["advantages"][idx], mask,
                     clip_low=config.clip_ratio_low, clip_high=config.clip_ratio_high,
@@ -266,9 +334,7 @@ def update_actor(
                     kl_term = kl_loss(lp, data["ref_lp"][idx], mask, config.kl_loss_type, config.loss_agg_mode)
                     loss = loss + config.kl_loss_coef * kl_term
                     stats["kl_loss"] = kl_term.item()
-                entropy_term = aggregate_loss(
-                    entropy.detach() if not config.entropy_coeff else entropy, mask, config.loss_agg_mode
-                )
+                entropy_term = aggregate_loss(entropy, mask, config.loss_agg_mode)
                 if config.entropy_coeff:
                     loss = loss - config.entropy_coeff * entropy_term
                 (loss * weight).backward()
@@ -280,6 +346,7 @@ def update_actor(
                 optimizer.step()
             else:  # a NaN/inf gradient would poison the weights: skip the step, as verl does
                 skipped += 1
+            optimizer.zero_grad(set_to_none=True)  # free the gradients now: the next rollout needs the memory
             scheduler.step()
             sums["grad_norm"] = sums.get("grad_norm", 0.0) + (grad_norm if math.isfinite(grad_norm) else 0.0)
             steps += 1
@@ -298,6 +365,7 @@ def update_critic(
     data: dict,
     group_rows: list[list[int]],
     generator: torch.Generator,
+    amp: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
 ) -> dict:
     """Phase 7: clipped value loss on the GAE returns, same mini/micro-batch scheme."""
     sums, steps = {"vf_loss": 0.0, "vf_clipfrac": 0.0, "grad_norm": 0.0}, 0
@@ -310,13 +378,17 @@ def update_critic(
                 idx = rows[i : i + config.ppo_micro_batch_size]
                 mask = data["mask"][idx]
                 weight = loss_weight(config.loss_agg_mode, mask, mini_mask)
-                values = critic_values(critic, batch["input_ids"][idx], batch["attention_mask"][idx], batch["start"])
+                with amp():
+                    values = critic_values(
+                        critic, batch["input_ids"][idx], batch["attention_mask"][idx], batch["start"]
+                    )
                 loss, stats = value_loss(values, data["values"][idx], data["returns"][idx], mask, config.cliprange_value, config.loss_agg_mode)  # fmt: skip
                 (loss * weight).backward()
                 sums["vf_loss"] += loss.item() * weight
                 sums["vf_clipfrac"] += stats["vf_clipfrac"] * weight
             sums["grad_norm"] += torch.nn.utils.clip_grad_norm_(critic.parameters(), config.max_grad_norm).item()
             optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
             steps += 1
     return {f"critic/{k}": v / max(steps, 1) for k, v in sums.items()}
 
@@ -424,9 +496,14 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
             seed_everything(config.seed)  # RL starts from the same random state whether or not the warm-up was reused
 
     # ---- models
-    policy = load_causal_lm(rl_start, config, device)
+    amp = lambda: amp_context(config, device)  # noqa: E731
+    # with LoRA the base weights never change: keep them in bf16 (under bf16) and train float32 adapters
+    policy = load_causal_lm(rl_start, config, device, frozen=bool(config.lora_rank))
     if config.lora_rank:
         policy = add_lora(policy, config.lora_rank)
+        if config.gradient_checkpointing:
+            policy.gradient_checkpointing_enable()
+            policy.enable_input_require_grads()
         if resume_from:
             from peft import set_peft_model_state_dict
             from safetensors.torch import load_file
@@ -435,7 +512,8 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
     elif resume_from:
         policy = load_causal_lm(resume_from, config, device)
     need_ref = config.use_kl_loss or config.use_kl_in_reward
-    reference = load_causal_lm(rl_start, config, device).eval().requires_grad_(False) if need_ref else None
+    # the reference is the starting model; with LoRA that is the policy with its adapters switched off
+    reference = load_causal_lm(rl_start, config, device, frozen=True) if need_ref and not config.lora_rank else None
     critic = critic_optimizer = None
     if config.adv_estimator == "gae":
         critic = load_critic(resume_from / "critic" if resume_from else rl_start, config, device)
@@ -451,7 +529,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
         else FixedKLController(config.kl_coef)
     )
     eos = eos_token_ids(policy, tokenizer)
-    backend = HFRollout(policy, tokenizer, task.protocol, config.temperature, config.top_p)
+    backend = make_backend(config, policy, tokenizer, task.protocol, amp, log)
 
     def rollout(prompts: list[list[int]], greedy: bool) -> list[Trajectory]:
         return rollout_batch(backend, prompts, tokenizer, eos, config.max_new_tokens, task.protocol,
@@ -513,8 +591,12 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
             # 1 rollout
             if config.verbose:
                 tqdm.write(banner(f"step {step}: phase 1 rollout ({len(episode_rows)} episodes)"))
+            reset_peak_memory(device)
             trajs = rollout([prompt_ids(r) for r in episode_rows], False)
             t_rollout = time.time() - t_step
+            rollout_peak = peak_memory_gib(device)
+            if hasattr(backend, "release_memory"):  # vLLM: its KV cache is idle until the next rollout
+                backend.release_memory()
             # 2 reward
             rewards = [task.score(t, r, tokenizer) for t, r in zip(trajs, episode_rows)]
             scores = torch.tensor(rewards, device=device)  # [B]
@@ -522,17 +604,21 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
             mask = batch["mask"]  # [B, T]
             # 3 log-probs of the sampling policy and the reference
             t_update = time.time()
-            old_lp = batched_logprobs(
-                policy, batch, batch["start"], config.ppo_micro_batch_size, config.temperature
-            )  # [B, T]
-            ref_lp = batched_logprobs(reference, batch, batch["start"], config.ppo_micro_batch_size, config.temperature) if reference else None  # fmt: skip
+            reset_peak_memory(device)
+            micro = config.ppo_micro_batch_size
+            old_lp = batched_logprobs(policy, batch, batch["start"], micro, config.temperature, amp)  # [B, T]
+            ref_lp = None
+            if reference is not None:
+                ref_lp = batched_logprobs(reference, batch, batch["start"], micro, config.temperature, amp)  # [B, T]
+            elif need_ref:  # LoRA: the reference is the base model, i.e. the policy without its adapters
+                with policy.disable_adapter():
+                    ref_lp = batched_logprobs(policy, batch, batch["start"], micro, config.temperature, amp)  # [B, T]
             # 4 values
             values = None
             if critic is not None:
-                with torch.no_grad():
-                    values = torch.cat([critic_values(critic, batch["input_ids"][i : i + config.ppo_micro_batch_size],
-                                                      batch["attention_mask"][i : i + config.ppo_micro_batch_size], batch["start"])
-                                        for i in range(0, len(trajs), config.ppo_micro_batch_size)])  # fmt: skip
+                with torch.no_grad(), amp():
+                    values = torch.cat([critic_values(critic, batch["input_ids"][i : i + micro], batch["attention_mask"][i : i + micro], batch["start"])
+                                        for i in range(0, len(trajs), micro)])  # [B, T]  # fmt: skip
             # 5 advantages
             if config.verbose:
                 tqdm.write(banner(f"step {step}: phase 5 advantages ({config.adv_estimator})"))
@@ -556,14 +642,16 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
                 tqdm.write(banner(f"step {step}: phase 6 backpropagation ({len(kept)} of {len(group_rows)} groups)"))
             generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
             update_metrics = (
-                update_actor(config, policy, optimizer, scheduler, batch, data, kept, generator)
+                update_actor(config, policy, optimizer, scheduler, batch, data, kept, generator, amp)
                 if kept
                 else {"actor/optimizer_steps": 0}
             )
             if critic is not None:
                 update_metrics.update(
-                    update_critic(config, critic, critic_optimizer, batch, data, kept or group_rows, generator)
+                    update_critic(config, critic, critic_optimizer, batch, data, kept or group_rows, generator, amp)
                 )
+            if hasattr(backend, "sync_weights"):  # vLLM samples from its own copy of the weights
+                backend.sync_weights(policy)
             t_update = time.time() - t_update
 
             # ---- metrics of the step
@@ -587,6 +675,11 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
             if critic is not None:
                 step_metrics["critic/values_mean"] = masked_mean(values, mask).item()
             step_metrics["timing/step"] = time.time() - t_step
+            if (
+                device.type == "cuda"
+            ):  # torch.cuda.max_memory_allocated per phase (chapter 07 compares it with memory.py)
+                step_metrics["memory/rollout_peak_gib"] = rollout_peak
+                step_metrics["memory/update_peak_gib"] = peak_memory_gib(device)
             if config.verbose:
                 tqdm.write(group_summary(step_metrics))
                 for g in [g for g in range(len(group_rows)) if group_rows[g] in kept][:2]:

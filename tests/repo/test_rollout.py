@@ -134,3 +134,75 @@ def test_multi_token_tags_use_stop_strings(tiny_model_dir: Path, tok) -> None:
     assert backend.stop_strings == ["[[/q]]", "[[/a]]"]
     torch.manual_seed(0)
     assert len(backend.generate([[5, 6, 7]], max_new_tokens=5)[0]) <= 5
+
+
+def test_vllm_backend_falls_back_to_hf_with_the_reason(tiny_model_dir: Path, tok, monkeypatch) -> None:
+    import contextlib
+    from importlib import metadata
+
+    from minimal_impl import rollout_vllm
+    from minimal_impl.config import build_config
+    from minimal_impl.train import make_backend
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    config = build_config("tiny_sample_nq", ["rollout_backend=vllm", f"model_path={tiny_model_dir}", "device=cpu"])
+    messages: list[str] = []
+    if not torch.cuda.is_available():
+        backend = make_backend(config, model, tok, tc.SEARCH_R1, contextlib.nullcontext, messages.append)
+        assert isinstance(backend, HFRollout)
+        assert messages == [
+            "[rollout] rollout_backend=vllm is not possible here (no CUDA device): using Hugging Face generate instead"
+        ]
+    # each reason, as if on a GPU machine
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    versions = {"vllm": None}
+
+    def fake_version(name: str) -> str:
+        if versions.get(name) is None:
+            raise metadata.PackageNotFoundError(name)
+        return versions[name]
+
+    monkeypatch.setattr(rollout_vllm.metadata, "version", fake_version)
+    assert "not installed" in rollout_vllm.vllm_unavailable_reason()
+    versions["vllm"] = "0.11.2"
+    assert "0.11.2 is installed" in rollout_vllm.vllm_unavailable_reason()
+    versions["vllm"] = "0.31.0"
+    assert rollout_vllm.vllm_unavailable_reason() is None
+
+
+def _real_backend(kind: str, model_dir: Path, tok):
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir))
+    if kind == "hf":
+        return HFRollout(model, tok, tc.SEARCH_R1)
+    from minimal_impl.config import build_config
+    from minimal_impl.rollout_vllm import VLLMRollout, vllm_unavailable_reason
+
+    reason = vllm_unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"the vLLM backend needs a CUDA device and vLLM 0.30-0.31: {reason}")
+    config = build_config(
+        "tiny_sample_nq", [f"model_path={model_dir}", "device=cuda", "vllm_gpu_memory_utilization=0.2"]
+    )
+    return VLLMRollout(model.cuda(), tok, tc.SEARCH_R1, config)
+
+
+@pytest.mark.parametrize("kind", ["hf", "vllm"])
+def test_rollout_semantics_on_each_real_backend(kind: str, tiny_model_dir: Path, tok) -> None:
+    """The same invariants whichever engine samples: turns cut at the first closing tag, observations masked."""
+    backend = _real_backend(kind, tiny_model_dir, tok)
+    prompts = [p + tok.encode(" <search>", add_special_tokens=False) for p in _prompts(tok)] * 4
+    torch.manual_seed(0)
+    trajs = rollout_batch(backend, prompts, tok, [tok.eos_token_id], 10, tc.SEARCH_R1,
+                          lambda qs: [DOCS.get(q, []) for q in qs], max_turns=2, max_obs_tokens=40)  # fmt: skip
+    closing = {tok.convert_tokens_to_ids(t) for t in tc.SEARCH_R1.stop_tags}
+    for traj in trajs:
+        assert traj.finish_reason in ("answer", "eos", "max_turns", "length") and 1 <= traj.num_turns <= 3
+        for ids, generated in traj.segments:
+            if generated:  # a model turn: at most 10 tokens, nothing after its first closing tag
+                assert len(ids) <= 10 and not closing & set(ids[:-1])
+        row = traj.assemble()
+        observed = [ids for ids, generated in traj.segments if not generated]
+        assert sum(row["loss_mask"]) == sum(len(ids) for ids, g in traj.segments if g)
+        assert len(row["input_ids"]) == len(traj.prompt_ids) + sum(len(ids) for ids, _ in traj.segments)
+        assert all(len(ids) > 0 for ids in observed)
+    assert backend.generate([prompts[0]], 6, greedy=True) == backend.generate([prompts[0]], 6, greedy=True)
