@@ -4,6 +4,7 @@
 # Prints a PASS / WARN / FAIL table with a fix for each non-PASS row; exits 1 only if a row FAILs.
 #   bash check_env.sh           # the table
 #   bash check_env.sh --json    # the same rows as JSON
+#   bash check_env.sh --preset qwen2.5-0.5b_gsm8k [--gpu-gib 24]   # + does the preset fit the GPU?
 # Uses the project's .venv when it exists (bash tests/run.sh or run_first_training.sh create it).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

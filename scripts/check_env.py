@@ -99,16 +99,52 @@ def check_torch_and_gpu() -> list[dict]:
 def check_vllm(has_gpu: bool) -> dict:
     try:
         version = importlib.metadata.version("vllm")
-        return row("vllm", "PASS", f"{version} (fast rollouts)")
     except importlib.metadata.PackageNotFoundError:
         if has_gpu:
             return row(
                 "vllm",
                 "WARN",
                 "not installed: rollouts use Hugging Face generate (slower)",
-                "pip install vllm (see chapter 07)",
+                "pip install -e '.[gpu]' (vLLM 0.30-0.31, same torch pin), then rollout_backend=vllm (chapter 07)",
             )
         return row("vllm", "WARN", "not installed (optional, GPU only)", "nothing to do on a CPU machine")
+    sys.path.insert(0, str(ROOT))
+    try:
+        from minimal_impl.rollout_vllm import vllm_unavailable_reason
+
+        reason = vllm_unavailable_reason()
+    except Exception as err:  # a broken install must not stop the table
+        reason = f"{type(err).__name__}: {err}"
+    if reason is None:
+        return row("vllm", "PASS", f"{version} (rollout_backend=vllm)")
+    return row("vllm", "WARN", f"{version}, not usable: {reason}", "pip install -e '.[gpu]' on a CUDA machine")
+
+
+def check_memory(preset: str, gpu_gib: float | None) -> dict:
+    """Chapter 07's estimate of a preset's peak GPU memory against this GPU (or --gpu-gib)."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from minimal_impl.config import build_config
+        from minimal_impl.memory import GIB, estimate, fit_verdict, fits, shape_of
+
+        config = build_config(preset, [])
+        est = estimate(config, shape_of(str(config.model_path)))
+    except Exception as err:
+        return row("memory", "FAIL", f"cannot estimate preset {preset}: {type(err).__name__}: {err}",
+                   "check the preset name (minimal_impl/presets/) and, for a local model, that it is built")  # fmt: skip
+    if gpu_gib is None:
+        import torch
+
+        if not torch.cuda.is_available():
+            return row("memory", "WARN", f"{preset}: peak {est['peak'] / GIB:.1f} GiB (estimate), no GPU to compare",
+                       "pass --gpu-gib N to check it against a GPU you plan to use")  # fmt: skip
+        gpu_gib = torch.cuda.get_device_properties(0).total_memory / GIB
+    detail = f"{preset}: {fit_verdict(est, gpu_gib)}"
+    if fits(est, gpu_gib):
+        return row("memory", "PASS", detail)
+    return row("memory", "FAIL", detail,
+               f"python -m minimal_impl.memory --preset {preset} shows the big terms; lower ppo_micro_batch_size, "
+               "use lora_rank=32, or a bigger GPU (chapter 07)")  # fmt: skip
 
 
 def check_disk(min_free_gb: float = 5.0) -> dict:
@@ -170,13 +206,15 @@ PACKAGES = [  # (distribution, module, required, why)
 ]
 
 
-def run_checks() -> list[dict]:
+def run_checks(preset: str | None = None, gpu_gib: float | None = None) -> list[dict]:
     rows = [check_python()]
     torch_rows = check_torch_and_gpu()
     rows += torch_rows
     rows += [check_package(*spec) for spec in PACKAGES]
     has_gpu = any(r["check"] == "cuda" and r["status"] == "PASS" for r in torch_rows)
     rows += [check_vllm(has_gpu), check_disk(), check_hub(), check_project()]
+    if preset:
+        rows.append(check_memory(preset, gpu_gib))
     return rows
 
 
@@ -196,8 +234,10 @@ def print_table(rows: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Check this machine for agentic-rl-from-scratch.")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    parser.add_argument("--preset", help="also estimate this training preset's GPU memory (chapter 07)")
+    parser.add_argument("--gpu-gib", type=float, help="with --preset: compare against this much GPU memory")
     args = parser.parse_args(argv)
-    rows = run_checks()
+    rows = run_checks(args.preset, args.gpu_gib)
     if args.json:
         print(json.dumps({"rows": rows, "ok": all(r["status"] != "FAIL" for r in rows)}, indent=2))
     else:

@@ -68,3 +68,16 @@ def test_row_helpers() -> None:
     optional = check_env.check_package("no-such-distribution-xyz", "no_such_module_xyz", False, "testing")
     assert missing["status"] == "FAIL" and optional["status"] == "WARN" and missing["fix"]
     assert check_env.row("x", "PASS", "ok", "unused fix")["fix"] == ""
+
+
+def test_memory_row_says_whether_a_preset_fits(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    fits = check_env.check_memory("qwen2.5-3b_nq_search_lora", 24)
+    too_big = check_env.check_memory("qwen2.5-0.5b_gsm8k_ppo", 16)
+    unknown = check_env.check_memory("no-such-preset", 24)
+    assert fits["status"] == "PASS" and "fits" in fits["detail"]
+    assert too_big["status"] == "FAIL" and "does NOT fit" in too_big["detail"] and "lora_rank" in too_big["fix"]
+    assert unknown["status"] == "FAIL" and "no preset" in unknown["detail"]
+    assert check_env.main(["--json", "--preset", "qwen2.5-0.5b_gsm8k_ppo", "--gpu-gib", "16"]) == 1
+    rows = {r["check"]: r for r in json.loads(capsys.readouterr().out)["rows"]}
+    assert rows["memory"]["status"] == "FAIL"
