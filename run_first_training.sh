@@ -7,13 +7,14 @@
 #   bash run_first_training.sh --steps 20 adv_estimator=rloo verbose=true
 #   bash run_first_training.sh --run-name first_nq --resume   # continue a killed run
 #   bash run_first_training.sh --preset qwen2.5-0.5b_gsm8k    # the GPU preset (needs the hub for weights and data)
+#   bash run_first_training.sh --preset qwen2.5-0.5b_gsm8k --engine verl --dry-run   # verl's command for it (ch. 07)
 #
-# Flags: --task T, --preset P, --steps N, --run-name NAME, --resume, --help; anything else is a key=value override.
+# Flags: --task T, --preset P, --steps N, --run-name NAME, --resume, --engine ours|verl, --dry-run (verl: print, do not run), --help; anything else is a key=value override.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
 
-TASK="" PRESET="" STEPS="" RUN_NAME="" RESUME=0 OVERRIDES=()
+TASK="" PRESET="" STEPS="" RUN_NAME="" RESUME=0 OVERRIDES=() ENGINE="ours" VERL_FLAGS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --task) TASK="$2"; shift 2 ;;
@@ -21,11 +22,15 @@ while [ $# -gt 0 ]; do
     --steps) STEPS="$2"; shift 2 ;;
     --run-name) RUN_NAME="$2"; shift 2 ;;
     --resume) RESUME=1; shift ;;
+    --engine) ENGINE="$2"; shift 2 ;;
+    --dry-run) VERL_FLAGS+=(--dry-run); shift ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *=*) OVERRIDES+=("$1"); shift ;;
     *) echo "error: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
+case "$ENGINE" in ours|verl) ;; *) echo "error: --engine is ours or verl, got '$ENGINE'" >&2; exit 2 ;; esac
+[ "$ENGINE" = verl ] || [ ${#VERL_FLAGS[@]} = 0 ] || { echo "error: --dry-run goes with --engine verl" >&2; exit 2; }
 
 echo "== 1/5 environment =="
 source scripts/bootstrap_env.sh
@@ -71,6 +76,10 @@ else
   echo "model: $MODEL_PATH"
 fi
 
+if [ "$ENGINE" = verl ]; then  # same config, data and rewards; verl's trainer (chapter 07: the verl bridge)
+  echo "== 4/5 training: handing over to verl =="
+  exec python -m minimal_impl.verl_bridge "${ARGS[@]}" "${VERL_FLAGS[@]+"${VERL_FLAGS[@]}"}"
+fi
 echo "== 4/5 training =="
 set +e
 python -m minimal_impl.train "${ARGS[@]}"
