@@ -327,3 +327,30 @@ def em_format_score(
         )
         return float(structure_format_score + (retrieval_score if retrieved else 0.0))
     return float(final_format_score) if answer is not None else 0.0
+
+
+# ---------------------------------------------------------------- by name (the trainer's reward_fn, verl's hook)
+
+REWARD_FNS = ("em", "em_format", "gsm8k_strict", "gsm8k_flexible")
+
+
+def golden_answers(ground_truth: object) -> list[str]:
+    """The accepted answers of a row's `reward_model.ground_truth`: one string (GSM8K) or
+    `{"target": [...]}` (NQ; a numpy array once a parquet reader has loaded it)."""
+    if isinstance(ground_truth, dict):
+        ground_truth = ground_truth["target"]
+    if isinstance(ground_truth, str):
+        return [ground_truth]
+    return [str(answer) for answer in ground_truth]
+
+
+def score_response(reward_fn: str, text: str, golden: list[str], format_score: float = 0.0) -> float:
+    """The rule reward named `reward_fn` (one of REWARD_FNS) of `text`; em_format wants the whole
+    sequence, `<information>` blocks included, the others the model's own text."""
+    if reward_fn == "em":
+        return em_score(text, golden, format_score=format_score)
+    if reward_fn == "em_format":
+        return em_format_score(text, golden)
+    if reward_fn in ("gsm8k_strict", "gsm8k_flexible"):
+        return gsm8k_score(text, golden[0], method=reward_fn.removeprefix("gsm8k_"), format_score=format_score)
+    raise ValueError(f"unknown reward_fn {reward_fn!r}: one of {', '.join(REWARD_FNS)}")

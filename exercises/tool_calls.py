@@ -476,34 +476,61 @@ def run_agent_episode(
         last = turn == max_turns  # the final turn: actions are parsed, searches not executed
         sampled = _check_ids(generate_turn(list(context)), f"run_agent_episode: generate_turn (turn {turn + 1})")
         kept, reason = cut_turn_ids(sampled, tokenizer, protocol, eos_ids)
-        traj.segments.append((kept, True))
         context += kept
-        text = tokenizer.decode(kept, skip_special_tokens=False)
-        action, content = parse_action(text, protocol)
-        traj.actions.append(action)
-        traj.turn_texts.append(text)
-        if action is None and reason == "eos":
-            traj.finish_reason = "eos"
+        action, content = record_turn(traj, kept, tokenizer, protocol)
+        obs_ids = take_action(
+            traj, action, content, reason, search, tokenizer, protocol, last, max_obs_tokens, suffix_ids
+        )
+        if obs_ids is None:
             break
-        observation, done = env_step(action, content, search, protocol, do_search=not last)
-        if action is None:
-            traj.num_invalid_actions += 1
-        if done:
-            traj.answer = content
-            traj.finish_reason = "answer"
-            break
-        if last:
-            traj.finish_reason = "max_turns"
-            break
-        if action == "search":
-            traj.search_queries.append(content)
-        obs_ids = tokenizer.encode(observation, add_special_tokens=False)
-        if len(obs_ids) > max_obs_tokens:
-            traj.num_truncated_observations += 1
-            obs_ids = truncate_observation(obs_ids, max_obs_tokens, suffix_ids if action == "search" else ())
-        traj.segments.append((obs_ids, False))
         context += obs_ids
     return traj
+
+
+def record_turn(traj: Trajectory, kept: list[int], tokenizer: object, protocol: ToolProtocol) -> tuple[str | None, str]:
+    """Append a (cut) model turn to the episode, trained on (loss mask 1), and return its parsed action."""
+    traj.segments.append((kept, True))
+    text = tokenizer.decode(kept, skip_special_tokens=False)
+    action, content = parse_action(text, protocol)
+    traj.actions.append(action)
+    traj.turn_texts.append(text)
+    return action, content
+
+
+def take_action(
+    traj: Trajectory,
+    action: str | None,
+    content: str,
+    reason: str,
+    search: Callable[[str], Sequence[dict]],
+    tokenizer: object,
+    protocol: ToolProtocol,
+    last: bool,
+    max_obs_tokens: int,
+    suffix_ids: Sequence[int] = (),
+) -> list[int] | None:
+    """Execute a turn's action: None when the episode ends (finish_reason set), else the observation ids,
+    already appended to the episode with loss mask 0 (truncated to `max_obs_tokens`, keeping the head)."""
+    if action is None and reason == "eos":
+        traj.finish_reason = "eos"
+        return None
+    observation, done = env_step(action, content, search, protocol, do_search=not last)
+    if action is None:
+        traj.num_invalid_actions += 1
+    if done:
+        traj.answer, traj.finish_reason = content, "answer"
+        return None
+    if last:
+        traj.finish_reason = "max_turns"
+        return None
+    if action == "search":
+        traj.search_queries.append(content)
+    obs_ids = tokenizer.encode(observation, add_special_tokens=False)
+    if len(obs_ids) > max_obs_tokens:
+        traj.num_truncated_observations += 1
+        obs_ids = truncate_observation(obs_ids, max_obs_tokens, suffix_ids if action == "search" else ())
+    traj.segments.append((obs_ids, False))
+    return obs_ids
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
+from .rewards import REWARD_FNS
+
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 TASKS = ("sample-nq-search", "sample-gsm8k", "nq-search", "gsm8k")
 
@@ -189,6 +191,14 @@ class TrainConfig:
         return self.task.endswith("nq-search")
 
     @property
+    def max_response_tokens(self) -> int:
+        """The longest response an episode can have: every turn at max_new_tokens, every observation at
+        max_obs_tokens (search tasks: max_turns + 1 turns, max_turns observations; otherwise one turn)."""
+        if not self.is_search_task:
+            return self.max_new_tokens
+        return (self.max_turns + 1) * self.max_new_tokens + self.max_turns * self.max_obs_tokens
+
+    @property
     def run_dir(self) -> Path:
         return Path(self.output_dir) / self.run_name
 
@@ -201,7 +211,7 @@ CHOICES = {
     "device": ("auto", "cpu", "cuda"),
     "dtype": ("float32", "bfloat16"),
     "rollout_backend": ("hf", "vllm"),
-    "reward_fn": ("em", "em_format", "gsm8k_strict", "gsm8k_flexible"),
+    "reward_fn": REWARD_FNS,
     "adv_estimator": ("grpo", "rloo", "gae"),
     "loss_agg_mode": ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm"),
     "kl_ctrl": ("fixed", "adaptive"),

@@ -117,9 +117,7 @@ def estimate(
     if prompt_tokens is None:
         prompt_tokens = config.max_prompt_length
     if response_tokens is None:
-        turns = config.max_turns + 1 if config.task.endswith("nq-search") else 1
-        observations = config.max_turns * config.max_obs_tokens if config.task.endswith("nq-search") else 0
-        response_tokens = turns * config.max_new_tokens + observations
+        response_tokens = config.max_response_tokens
     seq = prompt_tokens + response_tokens
     trained = lora_params(shape, config.lora_rank) if config.lora_rank else p
     c: dict[str, float] = {}

@@ -27,9 +27,8 @@ from .tool_calls import (
     ToolProtocol,
     Trajectory,
     cut_turn_ids,
-    env_step,
-    parse_action,
-    truncate_observation,
+    record_turn,
+    take_action,
 )
 
 
@@ -199,40 +198,19 @@ def rollout_batch(
         parsed: dict[int, tuple[str | None, str, str]] = {}
         for i, ids in zip(active, backend.generate([contexts[i] for i in active], max_new_tokens, greedy)):
             kept, reason = cut_turn_ids(ids, tokenizer, protocol, eos_ids)
-            text = tokenizer.decode(kept, skip_special_tokens=False)
-            action, content = parse_action(text, protocol)
-            trajs[i].segments.append((kept, True))
-            trajs[i].actions.append(action)
-            trajs[i].turn_texts.append(text)
             contexts[i] += kept
-            parsed[i] = (action, content, reason)
+            parsed[i] = (*record_turn(trajs[i], kept, tokenizer, protocol), reason)
         # every search of this turn goes to the retriever in one batch
         searches = [i for i in active if parsed[i][0] == "search" and not last]
         found = dict(zip(searches, search_batch([parsed[i][1] for i in searches]))) if searches else {}
         still_active = []
         for i in active:
-            traj, (action, content, reason) = trajs[i], parsed[i]
-            if action is None and reason == "eos":
-                traj.finish_reason = "eos"
-                continue
+            action, content, reason = parsed[i]
             docs = found.get(i, [])
-            observation, done = env_step(action, content, lambda _query: docs, protocol, do_search=not last)  # noqa: B023
-            if action is None:
-                traj.num_invalid_actions += 1
-            if done:
-                traj.answer, traj.finish_reason = content, "answer"
-                continue
-            if last:
-                traj.finish_reason = "max_turns"
-                continue
-            if action == "search":
-                traj.search_queries.append(content)
-            obs_ids = tokenizer.encode(observation, add_special_tokens=False)
-            if len(obs_ids) > max_obs_tokens:
-                traj.num_truncated_observations += 1
-                obs_ids = truncate_observation(obs_ids, max_obs_tokens)
-            traj.segments.append((obs_ids, False))
-            contexts[i] += obs_ids
-            still_active.append(i)
+            obs_ids = take_action(trajs[i], action, content, reason, lambda _query, docs=docs: docs, tokenizer,
+                                  protocol, last, max_obs_tokens)  # fmt: skip
+            if obs_ids is not None:
+                contexts[i] += obs_ids
+                still_active.append(i)
         active = still_active
     return trajs

@@ -82,8 +82,7 @@ class VLLMRollout:
             enable_sleep_mode=True,  # lets release_memory() give the KV cache back during the update
             enforce_eager=True,  # no torch.compile, no CUDA graphs: start-up in seconds, not minutes
             seed=config.seed,
-            max_model_len=config.max_prompt_length + (config.max_turns + 1) * config.max_new_tokens
-            + config.max_turns * config.max_obs_tokens,
+            max_model_len=config.max_prompt_length + config.max_response_tokens,
         )  # fmt: skip
         random.setstate(saved[0]), np.random.set_state(saved[1])
         torch.set_rng_state(saved[2]), torch.cuda.set_rng_state_all(saved[3])

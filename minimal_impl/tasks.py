@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import data
 from .retrieval import BM25Retriever, RemoteRetriever
-from .rewards import em_format_score, em_score, gsm8k_score, normalize_answer
+from .rewards import golden_answers, normalize_answer, score_response
 from .tool_calls import SEARCH_R1, ToolProtocol, Trajectory
 
 DATASET_OF = {"sample-nq-search": "sample-nq", "sample-gsm8k": "sample-gsm8k", "nq-search": "nq", "gsm8k": "gsm8k"}
@@ -38,10 +38,7 @@ class Task:
 
     def golden(self, row: dict) -> list[str]:
         """Accepted answers of a row (one string for GSM8K)."""
-        truth = row["reward_model"]["ground_truth"]
-        if isinstance(truth, dict):
-            return list(truth["target"])
-        return list(truth) if isinstance(truth, list) else [str(truth)]
+        return golden_answers(row["reward_model"]["ground_truth"])
 
     def search_batch(self, queries: list[str], topk: int) -> list[list[dict]]:
         """Documents for each query, in Search-R1's `{"document", "score"}` layout."""
@@ -53,14 +50,11 @@ class Task:
         EM and GSM8K read the text the *model* wrote (observations excluded: a passage could contain an
         answer tag); Search-R1's format-shaped EM must see the whole sequence, `<information>` included.
         """
-        response = "".join(traj.turn_texts)
-        if self.reward_fn == "em":
-            return em_score(response, self.golden(row), format_score=self.format_score)
         if self.reward_fn == "em_format":
-            full = tokenizer.decode([t for ids, _ in traj.segments for t in ids], skip_special_tokens=False)
-            return em_format_score(full, self.golden(row))
-        method = "strict" if self.reward_fn == "gsm8k_strict" else "flexible"
-        return gsm8k_score(response, self.golden(row)[0], method=method, format_score=self.format_score)
+            text = tokenizer.decode([t for ids, _ in traj.segments for t in ids], skip_special_tokens=False)
+        else:
+            text = "".join(traj.turn_texts)
+        return score_response(self.reward_fn, text, self.golden(row), self.format_score)
 
     def found_correct_doc(self, traj: Trajectory, tokenizer: object, row: dict) -> bool:
         """Whether a golden answer appeared in any retrieved information of the episode."""

@@ -29,7 +29,7 @@ import random
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -294,6 +294,16 @@ def minibatches(group_rows: list[list[int]], prompts_per_mini: int, generator: t
     ]
 
 
+def micro_batches(
+    config: TrainConfig, rows: list[int], mask: torch.Tensor
+) -> Iterator[tuple[list[int], torch.Tensor, float]]:
+    """The micro-batches of a mini-batch: their rows, their mask `[b, T]`, their share of the mini-batch's loss."""
+    mini_mask = mask[rows]  # [m, T]
+    for i in range(0, len(rows), config.ppo_micro_batch_size):
+        idx = rows[i : i + config.ppo_micro_batch_size]
+        yield idx, mask[idx], loss_weight(config.loss_agg_mode, mask[idx], mini_mask)
+
+
 def update_actor(
     config: TrainConfig,
     policy: torch.nn.Module,
@@ -312,12 +322,8 @@ def update_actor(
     policy.train()
     for _ in range(config.ppo_epochs):
         for rows in minibatches(group_rows, config.ppo_mini_batch_size, generator):
-            mini_mask = data["mask"][rows]
             optimizer.zero_grad(set_to_none=True)
-            for i in range(0, len(rows), config.ppo_micro_batch_size):
-                idx = rows[i : i + config.ppo_micro_batch_size]
-                mask = data["mask"][idx]  # [b, T]
-                weight = loss_weight(config.loss_agg_mode, mask, mini_mask)
+            for idx, mask, weight in micro_batches(config, rows, data["mask"]):
                 # the entropy is logged every step: cheap next to the forward pass
                 with amp():
                     lp, entropy = token_logprobs(
@@ -372,12 +378,8 @@ def update_critic(
     critic.train()
     for _ in range(config.ppo_epochs):
         for rows in minibatches(group_rows, config.ppo_mini_batch_size, generator):
-            mini_mask = data["mask"][rows]
             optimizer.zero_grad(set_to_none=True)
-            for i in range(0, len(rows), config.ppo_micro_batch_size):
-                idx = rows[i : i + config.ppo_micro_batch_size]
-                mask = data["mask"][idx]
-                weight = loss_weight(config.loss_agg_mode, mask, mini_mask)
+            for idx, mask, weight in micro_batches(config, rows, data["mask"]):
                 with amp():
                     values = critic_values(
                         critic, batch["input_ids"][idx], batch["attention_mask"][idx], batch["start"]

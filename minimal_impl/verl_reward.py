@@ -20,11 +20,10 @@ if _ROOT not in sys.path:
     sys.path.append(_ROOT)
 
 from minimal_impl.data import DATA_SOURCES  # noqa: E402
-from minimal_impl.rewards import em_format_score, em_score, gsm8k_score  # noqa: E402
+from minimal_impl.rewards import REWARD_FNS, golden_answers, score_response  # noqa: E402
 
 GSM8K_SOURCES = frozenset(source for name, source in DATA_SOURCES.items() if name.endswith("gsm8k"))
 QA_SOURCES = frozenset(source for name, source in DATA_SOURCES.items() if name.endswith("nq"))
-REWARD_FNS = ("gsm8k_strict", "gsm8k_flexible", "em", "em_format")
 
 
 def default_reward_fn(data_source: str) -> str:
@@ -35,16 +34,6 @@ def default_reward_fn(data_source: str) -> str:
         return "em"
     known = ", ".join(sorted(GSM8K_SOURCES | QA_SOURCES))
     raise ValueError(f"unknown data_source {data_source!r}: verl_reward.py scores {known} (minimal_impl/data.py)")
-
-
-def golden_answers(ground_truth: object) -> list[str]:
-    """The accepted answers: GSM8K rows hold one string, NQ rows `{"target": [...]}` (a numpy array once
-    verl has read the parquet file)."""
-    if isinstance(ground_truth, dict):
-        ground_truth = ground_truth["target"]
-    if isinstance(ground_truth, str):
-        return [ground_truth]
-    return [str(answer) for answer in ground_truth]
 
 
 def compute_score(
@@ -78,10 +67,4 @@ def compute_score(
     reward_fn = reward_fn or default
     if reward_fn not in REWARD_FNS or reward_fn.startswith("gsm8k") != default.startswith("gsm8k"):
         raise ValueError(f"reward_fn={reward_fn!r} does not score data_source {data_source!r} (default {default})")
-    golds = golden_answers(ground_truth)
-    if reward_fn == "em":
-        return em_score(solution_str, golds, format_score=format_score)
-    if reward_fn == "em_format":
-        return em_format_score(solution_str, golds)
-    method = "strict" if reward_fn == "gsm8k_strict" else "flexible"
-    return gsm8k_score(solution_str, golds[0], method=method, format_score=format_score)
+    return score_response(reward_fn, solution_str, golden_answers(ground_truth), format_score)
