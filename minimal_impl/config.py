@@ -20,6 +20,7 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
+from .estimators import ADV_ESTIMATORS, POLICY_LOSSES
 from .rewards import REWARD_FNS
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
@@ -49,6 +50,10 @@ class TrainConfig:
     """float32 | bfloat16: bf16 autocast for the matrix products, float32 weights and optimizer (mixed precision)"""
     num_threads: int = 0
     """torch CPU threads; 0 keeps torch's default"""
+    impl: str = "minimal_impl"
+    """package the algorithms come from: minimal_impl (ours) or your own (`--impl my_solutions`, the module names of `pytest --impl`)"""
+    allow_failing_checks: bool = False
+    """train even when the checks of `impl` fail (watch a bug break learning); exercises not implemented use ours"""
 
     # ---- warm-up (stage 0, optional)
     warmup_sft_steps: int = 0
@@ -96,7 +101,9 @@ class TrainConfig:
 
     # ---- algorithm
     adv_estimator: str = "grpo"
-    """grpo | rloo | gae (PPO with a critic)"""
+    """grpo | rloo | gae (PPO with a critic): a name in estimators.ADV_ESTIMATORS"""
+    policy_loss: str = "vanilla"
+    """vanilla (PPO's clipped surrogate): a name in estimators.POLICY_LOSSES"""
     norm_adv_by_std: bool = True
     """GRPO divides by the group's std; False is Dr.GRPO"""
     filter_zero_variance_groups: bool = True
@@ -212,7 +219,8 @@ CHOICES = {
     "dtype": ("float32", "bfloat16"),
     "rollout_backend": ("hf", "vllm"),
     "reward_fn": REWARD_FNS,
-    "adv_estimator": ("grpo", "rloo", "gae"),
+    "adv_estimator": tuple(ADV_ESTIMATORS),
+    "policy_loss": tuple(POLICY_LOSSES),
     "loss_agg_mode": ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm"),
     "kl_ctrl": ("fixed", "adaptive"),
 }
@@ -349,7 +357,7 @@ def validate(c: TrainConfig) -> None:
             f"ppo_mini_batch_size x rollout_n ({c.ppo_mini_batch_size * c.rollout_n}) must be a multiple of "
             f"ppo_micro_batch_size ({c.ppo_micro_batch_size})"
         )
-    if c.adv_estimator in ("grpo", "rloo") and c.rollout_n < 2:
+    if ADV_ESTIMATORS[c.adv_estimator].group_relative and c.rollout_n < 2:
         raise ConfigError(f"{c.adv_estimator} compares responses within a group: rollout_n must be >= 2")
     if c.is_search_task and c.reward_fn.startswith("gsm8k"):
         raise ConfigError(f"reward_fn={c.reward_fn} is for GSM8K; a search task uses em or em_format")

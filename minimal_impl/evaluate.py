@@ -15,8 +15,8 @@ import statistics
 import time
 from collections.abc import Callable
 
+from .episode import Trajectory
 from .tasks import Task, is_idk
-from .tool_calls import Trajectory
 
 
 def episode_stats(

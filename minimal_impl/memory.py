@@ -112,8 +112,11 @@ def estimate(
         prompt_tokens: prompt length to plan for (default: config.max_prompt_length).
         response_tokens: response length (default: all turns and observations at their limits).
     """
+    from .estimators import ADV_ESTIMATORS
+
     p = shape.params
     bf16 = config.dtype == "bfloat16"
+    critic = ADV_ESTIMATORS[config.adv_estimator].needs_critic
     if prompt_tokens is None:
         prompt_tokens = config.max_prompt_length
     if response_tokens is None:
@@ -128,7 +131,7 @@ def estimate(
     c["AdamW moments"] = 8 * trained
     needs_ref = (config.use_kl_loss or config.use_kl_in_reward) and not config.lora_rank
     c["reference weights"] = (2 if bf16 else 4) * p if needs_ref else 0
-    c["critic weights + moments"] = 12 * p if config.adv_estimator == "gae" else 0
+    c["critic weights + moments"] = 12 * p if critic else 0
     persistent = sum(c.values())
     # rollout
     sequences = config.train_batch_size * config.rollout_n
@@ -148,7 +151,7 @@ def estimate(
         c["activations"] = micro_tokens * shape.layers * per_token_layer
     # float32 logits of the response positions, kept for backward; their gradient; logsumexp's transient
     c["logits"] = 3 * 4 * config.ppo_micro_batch_size * response_tokens * shape.vocab
-    c["gradients"] = 4 * trained + (4 * p if config.adv_estimator == "gae" else 0)
+    c["gradients"] = 4 * trained + (4 * p if critic else 0)
     update = persistent + c["autocast bf16 weight copy"] + c["gradients"] + c["activations"] + c["logits"]
     return {
         "params": p,

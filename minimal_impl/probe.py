@@ -28,6 +28,7 @@ def train_probe(
     ppo_epochs: int = 2,
     lr: float = 0.1,
     seed: int = 0,
+    actor_loss_fn: Callable | None = None,
 ) -> list[float]:
     """Train the table policy with group-relative advantages and the clipped loss.
 
@@ -40,6 +41,8 @@ def train_probe(
         ppo_epochs: gradient steps on each batch (the later ones are off-policy, so the clip acts).
         lr: Adam learning rate.
         seed: seeds both the target and the sampling.
+        actor_loss_fn: if given, chapter 06's `actor_loss(logits, targets, old_logprobs, advantages, mask)`
+            replaces the log-prob and policy-loss lines: the whole micro-batch loss must learn too.
 
     Returns:
         The mean reward of each step's rollout batch, `steps` floats.
@@ -62,8 +65,11 @@ def train_probe(
         curve.append(scores.mean().item())
         advantages = spread_over_tokens(advantage_fn(scores, group_ids), mask)  # [B, L]
         for _ in range(ppo_epochs):
-            logprobs = torch.log_softmax(logits, dim=-1).gather(-1, actions.T).T  # [B, L]
-            loss, _ = policy_loss_fn(logprobs, old_logprobs, advantages, mask)
+            if actor_loss_fn is not None:  # the table's logits for every sample: [B, L, V]
+                loss, _ = actor_loss_fn(logits.expand(batch, -1, -1), actions, old_logprobs, advantages, mask)
+            else:
+                logprobs = torch.log_softmax(logits, dim=-1).gather(-1, actions.T).T  # [B, L]
+                loss, _ = policy_loss_fn(logprobs, old_logprobs, advantages, mask)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -10,33 +10,38 @@ same as the episodes run one by one (a test checks it).
 
 The Hugging Face backend (`HFRollout`) uses `model.generate` with a KV cache, left padding, and stops at
 EOS or at the closing tags: as token ids when each tag is one token, as stop strings otherwise.
-`rollout_vllm.py` implements the same `generate` on vLLM (chapter 07), with two optional hooks the
-trainer calls when a backend has them: `release_memory()` before the update, `sync_weights(policy)` after.
+`rollout_vllm.py` implements the same protocol on vLLM (chapter 07). The protocol declares every hook
+the trainer calls: `generate`, `release_memory()` before the update, `sync_weights(policy)` after it
+(no-ops for the Hugging Face backend, which samples from the policy's own weights).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import Protocol
 
 import torch
 
-from .tool_calls import (
-    SEARCH_R1,
-    ToolProtocol,
-    Trajectory,
-    cut_turn_ids,
-    record_turn,
-    take_action,
-)
+from . import tool_calls
+from .episode import Trajectory, cut_turn_ids, record_turn, take_action
+from .tool_calls import SEARCH_R1, ToolProtocol
 
 
 class RolloutBackend(Protocol):
-    """Anything that samples one turn for each of a batch of contexts."""
+    """Anything that samples one turn for each of a batch of contexts; the trainer calls these three hooks."""
 
     def generate(self, contexts: list[list[int]], max_new_tokens: int, greedy: bool = False) -> list[list[int]]:
         """New token ids for each context (they may run past a stop tag; the caller cuts)."""
+        ...
+
+    def release_memory(self) -> None:
+        """Free the rollout's memory (a KV cache) before the update needs it; called after phase 1."""
+        ...
+
+    def sync_weights(self, policy: torch.nn.Module) -> None:
+        """Copy the updated policy's weights into the sampler; called after phase 6."""
         ...
 
 
@@ -79,6 +84,12 @@ class HFRollout:
         # tokenizer's vocabulary decode to nothing, so they are never sampled
         vocab = len(tokenizer)
         self.logits_processor = [OnlyTokenizerVocab(vocab)] if model.config.vocab_size > vocab else []
+
+    def release_memory(self) -> None:
+        """Nothing to free: `generate`'s KV cache is released when it returns."""
+
+    def sync_weights(self, policy: torch.nn.Module) -> None:
+        """Nothing to copy: this backend samples from the policy module itself."""
 
     @torch.no_grad()
     def generate(self, contexts: list[list[int]], max_new_tokens: int, greedy: bool = False) -> list[list[int]]:
@@ -149,6 +160,7 @@ def eos_token_ids(model: torch.nn.Module, tokenizer: object) -> list[int]:
 def rollout_batch(
     backend: RolloutBackend,
     prompts: Sequence[Sequence[int]],
+    *,
     tokenizer: object,
     eos_ids: Sequence[int],
     max_new_tokens: int,
@@ -157,6 +169,7 @@ def rollout_batch(
     max_turns: int = 2,
     max_obs_tokens: int = 500,
     greedy: bool = False,
+    tools: ModuleType = tool_calls,
 ) -> list[Trajectory]:
     """Run one episode per prompt, every turn batched across the episodes still going.
 
@@ -171,9 +184,10 @@ def rollout_batch(
         max_turns: turns whose actions are executed (then one last turn whose search is not).
         max_obs_tokens: tokens per observation (longer ones keep their head).
         greedy: argmax decoding (evaluation).
+        tools: the module with the tool-call exercises (`minimal_impl.tool_calls` or a learner's).
 
     Returns:
-        One `Trajectory` per prompt, in order, as `tool_calls.run_agent_episode` would build it;
+        One `Trajectory` per prompt, in order, as `episode.run_agent_episode` would build it;
         `finish_reason` is answer, eos or max_turns (and for single-turn tasks eos or length).
     """
     if protocol is not None and search_batch is None:
@@ -199,16 +213,25 @@ def rollout_batch(
         for i, ids in zip(active, backend.generate([contexts[i] for i in active], max_new_tokens, greedy)):
             kept, reason = cut_turn_ids(ids, tokenizer, protocol, eos_ids)
             contexts[i] += kept
-            parsed[i] = (*record_turn(trajs[i], kept, tokenizer, protocol), reason)
+            parsed[i] = (*record_turn(trajs[i], kept, tokenizer=tokenizer, protocol=protocol, tools=tools), reason)
         # every search of this turn goes to the retriever in one batch
         searches = [i for i in active if parsed[i][0] == "search" and not last]
         found = dict(zip(searches, search_batch([parsed[i][1] for i in searches]))) if searches else {}
         still_active = []
         for i in active:
             action, content, reason = parsed[i]
-            docs = found.get(i, [])
-            obs_ids = take_action(trajs[i], action, content, reason, lambda _query, docs=docs: docs, tokenizer,
-                                  protocol, last, max_obs_tokens)  # fmt: skip
+            obs_ids = take_action(
+                trajs[i],
+                action,
+                content,
+                reason=reason,
+                docs=found.get(i),
+                tokenizer=tokenizer,
+                protocol=protocol,
+                last=last,
+                max_obs_tokens=max_obs_tokens,
+                tools=tools,
+            )
             if obs_ids is not None:
                 contexts[i] += obs_ids
                 still_active.append(i)

@@ -12,7 +12,7 @@ paged KV cache and continuous batching make it several times faster, at a price 
      dropped, weights offloaded to CPU) and woken before the next rollout.
   3. vLLM stops at stop strings but only cuts the *text*: the token ids run to the end of the token that
      completed the string; the caller re-cuts every turn at the first closing tag with
-     `tool_calls.cut_turn_ids`, as for any backend.
+     `episode.cut_turn_ids`, as for any backend.
   4. Its sampler is not torch's: the same seed gives other samples than the HF backend, and the log-probs
      the trainer recomputes in phase 3 differ slightly from the sampler's (bf16 kernels). The trainer
      always recomputes them, so the loss never uses vLLM's numbers.

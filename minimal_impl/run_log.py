@@ -8,16 +8,31 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
+
+from .batch import StepBatch
+from .evaluate import episode_stats
+from .kl import kl_estimate
+from .masked import masked_mean
+
+if TYPE_CHECKING:
+    from .trainer_setup import Run
 
 
 class RunLogger:
     """Step metrics to JSONL, TensorBoard and (optionally) W&B."""
 
     def __init__(
-        self, run_dir: Path, resume_step: int = 0, use_wandb: bool = False, config: dict | None = None
+        self,
+        run_dir: Path,
+        resume_step: int = 0,
+        use_wandb: bool = False,
+        config: dict | None = None,
+        log: Callable[[str], None] = print,
     ) -> None:
         self.path = run_dir / "metrics.jsonl"
         if resume_step and self.path.exists():  # forget what was logged after the checkpoint we resume from
@@ -37,7 +52,7 @@ class RunLogger:
                 str(run_dir / "tensorboard"), purge_step=resume_step + 1 if resume_step else None
             )
         except ImportError:  # tensorboard is in requirements.txt; without it the JSONL still has everything
-            print("[log] tensorboard is not installed: metrics go to metrics.jsonl only")
+            log("[log] tensorboard is not installed: metrics go to metrics.jsonl only")
         self.wandb = None
         if use_wandb:
             import wandb
@@ -103,19 +118,11 @@ def turn_advantage_table(
     return "\n".join(lines)
 
 
-def token_table(
-    tokenizer: object,
-    batch: dict,
-    row: int,
-    old_lp: torch.Tensor,
-    ref_lp: torch.Tensor | None,
-    advantages: torch.Tensor,
-    values: torch.Tensor | None = None,
-    max_rows: int = 12,
-) -> str:
+def token_table(tokenizer: object, batch: StepBatch, row: int, max_rows: int = 12) -> str:
     """One rollout's first trained positions: token, loss mask, old and reference log-probs, advantage (and V)."""
-    ids = batch["input_ids"][row, batch["start"] + 1 :].tolist()  # the token each position predicts
-    mask = batch["mask"][row].tolist()
+    ids = batch.targets[row].tolist()  # the token each position predicts
+    mask = batch.mask[row].tolist()
+    old_lp, ref_lp, advantages, values = batch.old_logprobs, batch.ref_logprobs, batch.advantages, batch.values
     lines = [
         "  pos | token            | mask | old logp |  ref logp | advantage"
         + (" |  value" if values is not None else "")
@@ -133,4 +140,76 @@ def token_table(
         shown += 1
         if shown == max_rows:
             break
+    return "\n".join(lines)
+
+
+def step_metrics(
+    run: Run,
+    trajs: list,
+    episode_rows: list[dict],
+    rewards: list[float],
+    batch: StepBatch,
+    *,
+    groups: tuple[int, int, int],
+) -> dict:
+    """The numbers of one step's rollouts and batch, under the names of the notes' metric table.
+
+    `groups` is (total, kept for the update, filtered for zero reward variance).
+    """
+    task, tokenizer, max_turns = run.task, run.tokenizer, run.config.max_turns
+    groups_total, groups_kept, groups_filtered = groups
+    stats = episode_stats(task, trajs, episode_rows, rewards, tokenizer)
+    n = len(trajs)
+    metrics = {
+        "reward/mean": stats["avg_reward"],
+        "reward/std": stats["std_reward"],
+        "accuracy": stats["accuracy"],
+        "search/rate": stats["search_rate"],
+        "search/per_rollout": stats["avg_search_attempts"],
+        "search/found_correct_doc": stats["found_correct_doc"] / n,
+        "search/repeated": stats["repeated_searches"],
+        "response/model_tokens": stats["avg_response_tokens"],
+        "response/turns": stats["avg_turns"],
+        "response/answered": stats["attempted_answer"] / n,
+        "groups/total": groups_total,
+        "groups/kept": groups_kept,
+        "groups/filtered_zero_variance": groups_filtered,
+        "rollouts/answered": sum(t.finish_reason == "answer" for t in trajs),
+        "rollouts/eos": sum(t.finish_reason == "eos" for t in trajs),
+        "rollouts/max_turns": sum(t.finish_reason == "max_turns" for t in trajs),
+        "rollouts/finished_early": sum(t.finish_reason != "max_turns" and t.num_turns <= max_turns for t in trajs),
+        "tokens/total": int(batch.attention_mask.sum().item()),
+        "tokens/trainable": int(batch.mask.sum().item()),
+    }
+    if batch.ref_logprobs is not None:  # KL(pi_old || pi_ref) on the sampled tokens, k3 (our estimator: a measurement)
+        metrics["kl/ref"] = masked_mean(kl_estimate(batch.old_logprobs, batch.ref_logprobs, "k3"), batch.mask).item()
+    if batch.values is not None:
+        metrics["critic/values_mean"] = masked_mean(batch.values, batch.mask).item()
+    return metrics
+
+
+def step_details(
+    tokenizer: object,
+    batch: StepBatch,
+    metrics: dict,
+    *,
+    kept: list[list[int]],
+    rows: list[dict],
+    rewards: list[float],
+) -> str:
+    """verbose=true: the group summary, two groups' turn-by-turn advantages and one rollout's tensors."""
+    lines = [group_summary(metrics)]
+    for idx in kept[:2]:
+        g = idx[0] // len(idx)  # groups are consecutive rows of equal size
+        question = rows[g]["extra_info"].get("question", "")[:60]
+        lines.append(f"  turn-by-turn advantages, group {g} ({question!r})")
+        lines.append(
+            turn_advantage_table(
+                batch.advantages[idx].cpu(), batch.mask[idx].cpu(), batch.turn_ids[idx], [rewards[r] for r in idx]
+            )
+        )
+    if kept:  # the tensors of one rollout, token by token (chapter 06: one step walked through)
+        r = kept[0][0]
+        lines.append(f"  tensors of rollout {r} (reward {rewards[r]:.0f}), first trained tokens:")
+        lines.append(token_table(tokenizer, batch, r))
     return "\n".join(lines)

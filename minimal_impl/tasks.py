@@ -12,13 +12,16 @@ Data are prepared on first use into `data_dir/<dataset>/` (chapter 02's `prepare
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
-from . import data
-from .retrieval import BM25Retriever, RemoteRetriever
-from .rewards import golden_answers, normalize_answer, score_response
-from .tool_calls import SEARCH_R1, ToolProtocol, Trajectory
+from . import bm25, data, rewards
+from .episode import Trajectory
+from .retrieval import BM25Retriever, RemoteRetriever, load_corpus
+from .rewards import golden_answers, normalize_answer
+from .tool_calls import SEARCH_R1, ToolProtocol
 
 DATASET_OF = {"sample-nq-search": "sample-nq", "sample-gsm8k": "sample-gsm8k", "nq-search": "nq", "gsm8k": "gsm8k"}
 IDK = ("i dont know", "i do not know", "unknown", "not sure", "no answer", "cannot find", "i cannot answer")
@@ -35,6 +38,7 @@ class Task:
     retriever: object | None
     reward_fn: str
     format_score: float
+    rewards: ModuleType = field(default=rewards)  # the module scoring answers (a learner's with --impl)
 
     def golden(self, row: dict) -> list[str]:
         """Accepted answers of a row (one string for GSM8K)."""
@@ -54,7 +58,7 @@ class Task:
             text = tokenizer.decode([t for ids, _ in traj.segments for t in ids], skip_special_tokens=False)
         else:
             text = "".join(traj.turn_texts)
-        return score_response(self.reward_fn, text, self.golden(row), self.format_score)
+        return self.rewards.score_response(self.reward_fn, text, self.golden(row), self.format_score)
 
     def found_correct_doc(self, traj: Trajectory, tokenizer: object, row: dict) -> bool:
         """Whether a golden answer appeared in any retrieved information of the episode."""
@@ -73,9 +77,20 @@ def is_idk(answer: str | None) -> bool:
 
 
 def load_task(
-    name: str, data_dir: str | Path, reward_fn: str, format_score: float = 0.0, retriever_url: str = ""
+    name: str,
+    data_dir: str | Path,
+    reward_fn: str,
+    *,
+    format_score: float = 0.0,
+    retriever_url: str = "",
+    rewards_module: ModuleType = rewards,
+    bm25_module: ModuleType = bm25,
+    log: Callable[[str], None] = print,
 ) -> Task:
     """Prepare (if needed) and load a task's data, and build its retriever.
+
+    `rewards_module` scores the answers and `bm25_module` indexes the corpus: ours by default, a
+    learner's with `--impl` (chapter 06).
 
     Raises:
         RuntimeError: hub data that cannot be downloaded, or NQ without a retrieval service.
@@ -83,7 +98,7 @@ def load_task(
     dataset = DATASET_OF[name]
     directory = Path(data_dir) / dataset
     if not (directory / "train.parquet").is_file() or not (directory / "test.parquet").is_file():
-        print(f"[data] preparing {dataset} into {directory}")
+        log(f"[data] preparing {dataset} into {directory}")
         data.prepare(dataset, directory)
     train_rows, test_rows = data.load_rows(directory / "train.parquet"), data.load_rows(directory / "test.parquet")
     protocol, retriever = None, None
@@ -92,10 +107,12 @@ def load_task(
         if retriever_url:
             retriever = RemoteRetriever(retriever_url)
         elif (directory / "corpus.jsonl").is_file():
-            retriever = BM25Retriever.from_jsonl(directory / "corpus.jsonl")
+            docs = load_corpus(directory / "corpus.jsonl")
+            index = bm25_module.BM25().index([bm25_module.tokenize(d["contents"]) for d in docs])
+            retriever = BM25Retriever(docs, bm25=index)
         else:
             raise RuntimeError(
                 f"task {name} needs a retriever: no {directory / 'corpus.jsonl'}. For wiki-18, start a retrieval "
                 "service (chapter 05) and pass retriever_url=http://127.0.0.1:8000/retrieve"
             )
-    return Task(name, train_rows, test_rows, protocol, retriever, reward_fn, format_score)
+    return Task(name, train_rows, test_rows, protocol, retriever, reward_fn, format_score, rewards_module)

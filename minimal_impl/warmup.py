@@ -26,11 +26,13 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from types import ModuleType
 
 import torch
 from tqdm import tqdm
 
-from .tool_calls import assemble_trajectory, collate_trajectories, format_docs, information_block, truncate_observation
+from . import tool_calls
+from .episode import collate_trajectories
 
 
 def search_demonstrations(
@@ -39,33 +41,50 @@ def search_demonstrations(
     tokenizer: object,
     search_batch: Callable[[list[str]], list[list[dict]]],
     max_obs_tokens: int,
+    tools: ModuleType = tool_calls,
 ) -> list[dict]:
-    """One assembled demonstration per training row: search with the question, read, answer."""
+    """One assembled demonstration per training row: search with the question, read, answer.
+
+    Example: "what is the capital of Neage" -> model `<search> what is the capital of Neage </search>`,
+    observation `<information>Doc 1(Title: Neage) ...</information>`, model `<answer> Brota </answer>`.
+    """
     queries = [row["extra_info"]["question"] for row in rows]
-    encode = lambda text: tokenizer.encode(text, add_special_tokens=False)  # noqa: E731
+
+    def encode(text: str) -> list[int]:
+        return tokenizer.encode(text, add_special_tokens=False)
+
     demos = []
     for row, query, docs in zip(rows, queries, search_batch(queries)):
         gold = row["reward_model"]["ground_truth"]["target"][0]
-        observation = truncate_observation(encode(information_block(format_docs(docs))), max_obs_tokens)
-        segments = [(encode(f"<search> {query} </search>"), True), (observation, False), (encode(f"<answer> {gold} </answer>"), True)]  # fmt: skip
-        demos.append(assemble_trajectory(prompt_ids(row), segments))
+        information = tools.information_block(tools.format_docs(docs))
+        segments = [
+            (encode(f"<search> {query} </search>"), True),
+            (tools.truncate_observation(encode(information), max_obs_tokens), False),
+            (encode(f"<answer> {gold} </answer>"), True),
+        ]
+        demos.append(tools.assemble_trajectory(prompt_ids(row), segments))
     return demos
 
 
 def solution_demonstrations(
-    rows: list[dict], prompt_ids: Callable[[dict], list[int]], tokenizer: object, eos_id: int
+    rows: list[dict],
+    prompt_ids: Callable[[dict], list[int]],
+    tokenizer: object,
+    eos_id: int,
+    tools: ModuleType = tool_calls,
 ) -> list[dict]:
     """GSM8K-style rows: the worked solution, then the end-of-turn token."""
     demos = []
     for row in rows:
         answer = tokenizer.encode(row["extra_info"]["answer"], add_special_tokens=False) + [eos_id]
-        demos.append(assemble_trajectory(prompt_ids(row), [(answer, True)]))
+        demos.append(tools.assemble_trajectory(prompt_ids(row), [(answer, True)]))
     return demos
 
 
 def sft(
     model: torch.nn.Module,
     demos: list[dict],
+    *,
     pad_id: int,
     steps: int,
     batch_size: int,

@@ -49,6 +49,7 @@ from matplotlib.patches import Patch
 from transformers import AutoTokenizer
 
 import minimal_impl
+from minimal_impl import episode
 from minimal_impl import tool_calls as tc
 from minimal_impl.bm25 import BM25, compute_idf, tokenize
 from minimal_impl.tiny_tokenizer import build_and_save
@@ -177,7 +178,7 @@ turns = [
     "<think> It was finished in 1889. </think>\n<answer> 1889 </answer>",
 ]
 scripted = iter([tok.encode(t, add_special_tokens=False) for t in turns])
-traj = tc.run_agent_episode(
+traj = episode.run_agent_episode(
     generate_turn=lambda context_ids: next(scripted),
     search=search,
     tokenizer=tok,
@@ -196,7 +197,7 @@ print(f"{len(out['input_ids'])} tokens: {out['response_start']} prompt, {sum(out
 
 # %%
 start = out["response_start"]
-rows = tc.render_trajectory(tok, out["input_ids"], out["loss_mask"])
+rows = episode.render_trajectory(tok, out["input_ids"], out["loss_mask"])
 print(f"{'pos':>4} {'id':>5}  {'text':16s} attn loss")
 for pos in range(start + 12, start + 34):
     text = repr(rows[pos][0])[1:-1]

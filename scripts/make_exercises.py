@@ -100,8 +100,36 @@ def stub_lines(ex: Exercise) -> list[str]:
     return out
 
 
-def make_stub_module(source: str, module: str) -> str:
-    """The exercise version of one module: every marked body replaced by its stub."""
+def absolute_imports(source: str, package_modules: set[str]) -> str:
+    """Relative imports of modules that have no stub (`from .episode import X`) point back to minimal_impl.
+
+    A stub package holds only the modules with exercises; `from .ppo import aggregate_loss` stays
+    relative (the learner's own ppo.py), `from .episode import Trajectory` becomes
+    `from minimal_impl.episode import Trajectory`. Example: {"ppo"} keeps `.ppo`, rewrites `.episode`.
+    """
+    lines = source.splitlines()
+    for node in ast.parse(source).body:
+        if not isinstance(node, ast.ImportFrom) or node.level != 1:
+            continue
+        if node.module is None:  # `from . import episode, ppo`: one line per module, absolute where stubless
+            names = [alias.name for alias in node.names]
+            text = "\n".join(
+                f"from . import {n}" if n in package_modules else f"from {SOURCE.name} import {n}" for n in names
+            )
+        elif node.module.split(".")[0] in package_modules:
+            continue
+        else:
+            original = "\n".join(lines[node.lineno - 1 : node.end_lineno])
+            text = original.replace(f"from .{node.module} import", f"from {SOURCE.name}.{node.module} import", 1)
+        lines[node.lineno - 1 : node.end_lineno] = [text] + [None] * (node.end_lineno - node.lineno)
+    return "\n".join(line for line in lines if line is not None)
+
+
+def make_stub_module(source: str, module: str, package_modules: set[str] | None = None) -> str:
+    """The exercise version of one module: every marked body replaced by its stub, and imports of
+    modules the stub package does not have pointing to minimal_impl (`absolute_imports`)."""
+    if package_modules is not None:
+        source = absolute_imports(source, package_modules)
     lines = source.splitlines()
     for ex in sorted(find_exercises(source, module), key=lambda e: e.start, reverse=True):
         lines[ex.start : ex.end] = stub_lines(ex)
@@ -147,8 +175,9 @@ INIT = '''# Exercise harness: README.md#exercise-mode
 def generate() -> dict[str, str]:
     """file name -> content of the exercise package."""
     files = {"__init__.py": INIT}
-    for module, text in exercise_modules().items():
-        files[f"{module}.py"] = make_stub_module(text, module)
+    modules = exercise_modules()
+    for module, text in modules.items():
+        files[f"{module}.py"] = make_stub_module(text, module, set(modules))
     return files
 
 

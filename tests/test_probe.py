@@ -43,3 +43,15 @@ def test_probe_fails_with_flipped_loss(impl) -> None:
     assert _final_reward(curve) < 0.1, (
         f"minimising the objective instead of the loss should fail, got {_final_reward(curve):.3f}"
     )
+
+
+def test_actor_loss_trains_the_probe(impl) -> None:
+    """Chapter 06's micro-batch loss (log-probs from logits, clipped loss, KL, entropy) trains the probe too."""
+    curve = train_probe(advantage_fn=impl.grpo.grpo_advantages, actor_loss_fn=impl.actor_loss.actor_loss, seed=0)
+    assert _final_reward(curve) > 0.9, f"the actor loss trained the probe to only {_final_reward(curve):.3f}"
+
+    def flipped(scores, group_ids):
+        return -impl.grpo.grpo_advantages(scores, group_ids)
+
+    curve = train_probe(advantage_fn=flipped, actor_loss_fn=impl.actor_loss.actor_loss, seed=0)
+    assert _final_reward(curve) < 0.1, f"with a sign error the actor loss should fail, got {_final_reward(curve):.3f}"

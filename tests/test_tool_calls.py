@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
+from minimal_impl.episode import collate_trajectories, render_trajectory, run_agent_episode
 from minimal_impl.tiny_tokenizer import build_and_save
 
 QUESTION = "What is the capital of France?"
@@ -81,8 +82,8 @@ def test_masks_line_up_token_by_token(impl, tok) -> None:
     prompt_text, prompt_ids = _prompt(tok)
     turn_ids = [tok.encode(t, add_special_tokens=False) for t in TURNS]
     model, search = ScriptedModel(turn_ids), FakeSearch()
-    traj = tc.run_agent_episode(model, search, tok, prompt_ids, max_turns=3, max_obs_tokens=200)
-    out = traj.assemble()
+    traj = run_agent_episode(model, search, tok, prompt_ids, max_turns=3, max_obs_tokens=200, tools=impl.tool_calls)
+    out = traj.assemble(impl.tool_calls)
     ids, att, loss = out["input_ids"], out["attention_mask"], out["loss_mask"]
 
     info_texts = [tc.information_block(tc.format_docs(DOCS[q])) for q in ("capital of France", "Eiffel Tower city")]
@@ -126,8 +127,10 @@ def test_sampled_ids_survive_without_drift(impl, tok) -> None:
     answer_open, answer_close = tok.convert_tokens_to_ids(["<answer>", "</answer>"])
     turn = [answer_open, *spelled, answer_close]
     assert tok.encode(tok.decode(turn), add_special_tokens=False) != turn, "the example must be non-canonical"
-    traj = impl.tool_calls.run_agent_episode(ScriptedModel([turn]), FakeSearch(), tok, prompt_ids, 2, 50)
-    out = traj.assemble()
+    traj = run_agent_episode(
+        ScriptedModel([turn]), FakeSearch(), tok, prompt_ids, max_turns=2, max_obs_tokens=50, tools=impl.tool_calls
+    )
+    out = traj.assemble(impl.tool_calls)
     assert out["input_ids"][len(prompt_ids) :] == turn
     assert traj.answer == "Paris" and traj.answered
 
@@ -137,20 +140,27 @@ def test_generation_past_the_tag_is_cut(impl, tok) -> None:
     _, prompt_ids = _prompt(tok)
     overshoot = TURNS[0] + "\n\n<information>made-up documents</information>"
     turns = [tok.encode(overshoot, add_special_tokens=False), tok.encode(TURNS[2], add_special_tokens=False)]
-    traj = impl.tool_calls.run_agent_episode(ScriptedModel(turns), FakeSearch(), tok, prompt_ids, 2, 200)
+    traj = run_agent_episode(
+        ScriptedModel(turns), FakeSearch(), tok, prompt_ids, max_turns=2, max_obs_tokens=200, tools=impl.tool_calls
+    )
     first_turn = traj.segments[0][0]
     assert first_turn == tok.encode(TURNS[0], add_special_tokens=False)
-    assert "made-up" not in tok.decode(traj.assemble()["input_ids"])
+    assert "made-up" not in tok.decode(traj.assemble(impl.tool_calls)["input_ids"])
 
 
 def test_max_turns_last_search_not_executed(impl, tok) -> None:
-    tc = impl.tool_calls
     _, prompt_ids = _prompt(tok)
     always_search = tok.encode(TURNS[0], add_special_tokens=False)
     for max_turns in (0, 1, 2):
         search = FakeSearch()
-        traj = tc.run_agent_episode(
-            ScriptedModel([always_search] * (max_turns + 1)), search, tok, prompt_ids, max_turns, 200
+        traj = run_agent_episode(
+            ScriptedModel([always_search] * (max_turns + 1)),
+            search,
+            tok,
+            prompt_ids,
+            max_turns=max_turns,
+            max_obs_tokens=200,
+            tools=impl.tool_calls,
         )
         assert len(search.queries) == max_turns, "only the first max_turns searches are executed"
         assert traj.num_turns == max_turns + 1 and traj.actions == ["search"] * (max_turns + 1)
@@ -159,7 +169,9 @@ def test_max_turns_last_search_not_executed(impl, tok) -> None:
         assert [generated for _, generated in traj.segments] == [True, False] * max_turns + [True]
     # an answer on the final turn still counts
     turns = [always_search, tok.encode(TURNS[2], add_special_tokens=False)]
-    traj = tc.run_agent_episode(ScriptedModel(turns), FakeSearch(), tok, prompt_ids, 1, 200)
+    traj = run_agent_episode(
+        ScriptedModel(turns), FakeSearch(), tok, prompt_ids, max_turns=1, max_obs_tokens=200, tools=impl.tool_calls
+    )
     assert traj.answered and traj.answer == "Paris" and not traj.hit_max_turns
 
 
@@ -173,13 +185,21 @@ def test_invalid_action_then_eos(impl, tok) -> None:
         eos,
         *tok.encode(" junk", add_special_tokens=False),
     ]
-    traj = tc.run_agent_episode(ScriptedModel([rambling, giving_up]), FakeSearch(), tok, prompt_ids, 3, 200)
+    traj = run_agent_episode(
+        ScriptedModel([rambling, giving_up]),
+        FakeSearch(),
+        tok,
+        prompt_ids,
+        max_turns=3,
+        max_obs_tokens=200,
+        tools=impl.tool_calls,
+    )
     assert traj.actions == [None, None] and traj.num_invalid_actions == 1
     assert traj.finish_reason == "eos" and not traj.answered and not traj.hit_max_turns
     message_ids = tok.encode(tc.INVALID_ACTION_MESSAGE, add_special_tokens=False)
     assert traj.segments[1] == (message_ids, False)
     assert traj.segments[2][0][-1] == eos, "the EOS the model sampled is kept (and trained on)"
-    out = traj.assemble()
+    out = traj.assemble(impl.tool_calls)
     assert out["loss_mask"][-1] == 1 and out["input_ids"][-1] == eos
     assert tok.decode(out["input_ids"][len(prompt_ids) :]).endswith("Let me try again.\nI give up.<|endoftext|>")
 
@@ -192,14 +212,29 @@ def test_max_obs_tokens_truncation(impl, tok) -> None:
     full = tok.encode(tc.information_block(tc.format_docs(long_docs["capital of France"])), add_special_tokens=False)
     assert len(full) > 30
 
-    traj = tc.run_agent_episode(ScriptedModel(turns), FakeSearch(long_docs), tok, prompt_ids, 2, 30)
+    traj = run_agent_episode(
+        ScriptedModel(turns),
+        FakeSearch(long_docs),
+        tok,
+        prompt_ids,
+        max_turns=2,
+        max_obs_tokens=30,
+        tools=impl.tool_calls,
+    )
     obs = traj.segments[1]
     assert obs == (full[:30], False), "Search-R1 keeps the head: the block is left open"
     assert traj.stats()["truncated_observations"] == 1
-    assert traj.assemble()["loss_mask"].count(0) == len(prompt_ids) + 30
+    assert traj.assemble(impl.tool_calls)["loss_mask"].count(0) == len(prompt_ids) + 30
 
-    closed = tc.run_agent_episode(
-        ScriptedModel(turns), FakeSearch(long_docs), tok, prompt_ids, 2, 30, close_truncated_observations=True
+    closed = run_agent_episode(
+        ScriptedModel(turns),
+        FakeSearch(long_docs),
+        tok,
+        prompt_ids,
+        max_turns=2,
+        max_obs_tokens=30,
+        close_truncated_observations=True,
+        tools=impl.tool_calls,
     )
     suffix = tok.encode("</information>\n\n", add_special_tokens=False)
     obs_ids = closed.segments[1][0]
@@ -209,7 +244,15 @@ def test_max_obs_tokens_truncation(impl, tok) -> None:
         and obs_ids[: 30 - len(suffix)] == full[: 30 - len(suffix)]
     )
 
-    fits = tc.run_agent_episode(ScriptedModel(turns), FakeSearch(long_docs), tok, prompt_ids, 2, len(full))
+    fits = run_agent_episode(
+        ScriptedModel(turns),
+        FakeSearch(long_docs),
+        tok,
+        prompt_ids,
+        max_turns=2,
+        max_obs_tokens=len(full),
+        tools=impl.tool_calls,
+    )
     assert fits.segments[1][0] == full and fits.stats()["truncated_observations"] == 0
 
 
@@ -223,7 +266,16 @@ def test_multi_token_tags_cut_at_smallest_prefix(impl, tok) -> None:
     sampled = tok.encode(text, add_special_tokens=False)
     turns = [sampled, tok.encode("[[a]] Paris [[/a]]", add_special_tokens=False)]
     search = FakeSearch()
-    traj = tc.run_agent_episode(ScriptedModel(turns), search, tok, prompt_ids, 2, 200, protocol=protocol)
+    traj = run_agent_episode(
+        ScriptedModel(turns),
+        search,
+        tok,
+        prompt_ids,
+        max_turns=2,
+        max_obs_tokens=200,
+        protocol=protocol,
+        tools=impl.tool_calls,
+    )
     kept = traj.segments[0][0]
     assert kept == sampled[: len(kept)], "a prefix of the sampled ids"
     assert "[[/q]]" in tok.decode(kept) and "[[/q]]" not in tok.decode(kept[:-1]), "the smallest such prefix"
@@ -231,20 +283,26 @@ def test_multi_token_tags_cut_at_smallest_prefix(impl, tok) -> None:
 
 
 def test_collate_pads_right_with_zero_masks(impl, tok) -> None:
-    tc = impl.tool_calls
     _, prompt_ids = _prompt(tok)
-    one = tc.run_agent_episode(
-        ScriptedModel([tok.encode(TURNS[2], add_special_tokens=False)]), FakeSearch(), tok, prompt_ids, 2, 200
-    ).assemble()
-    two = tc.run_agent_episode(
+    one = run_agent_episode(
+        ScriptedModel([tok.encode(TURNS[2], add_special_tokens=False)]),
+        FakeSearch(),
+        tok,
+        prompt_ids,
+        max_turns=2,
+        max_obs_tokens=200,
+        tools=impl.tool_calls,
+    ).assemble(impl.tool_calls)
+    two = run_agent_episode(
         ScriptedModel([tok.encode(t, add_special_tokens=False) for t in (TURNS[0], TURNS[2])]),
         FakeSearch(),
         tok,
         prompt_ids,
-        2,
-        200,
-    ).assemble()
-    batch = tc.collate_trajectories([one, two], pad_id=tok.pad_token_id)
+        max_turns=2,
+        max_obs_tokens=200,
+        tools=impl.tool_calls,
+    ).assemble(impl.tool_calls)
+    batch = collate_trajectories([one, two], pad_id=tok.pad_token_id)
     n1, n2 = len(one["input_ids"]), len(two["input_ids"])
     assert n1 < n2 and batch["input_ids"].shape == (2, n2)
     for b, traj in enumerate((one, two)):
@@ -255,20 +313,21 @@ def test_collate_pads_right_with_zero_masks(impl, tok) -> None:
     assert (batch["input_ids"][0, n1:] == tok.pad_token_id).all()
     assert batch["attention_mask"][0, n1:].sum() == 0 and batch["loss_mask"][0, n1:].sum() == 0
     assert batch["response_start"].tolist() == [len(prompt_ids)] * 2
-    wide = tc.collate_trajectories([one], pad_id=0, pad_to=n2 + 5)
+    wide = collate_trajectories([one], pad_id=0, pad_to=n2 + 5)
     assert wide["input_ids"].shape == (1, n2 + 5)
     with pytest.raises(ValueError, match="shorter"):
-        tc.collate_trajectories([two], pad_id=0, pad_to=n2 - 1)
+        collate_trajectories([two], pad_id=0, pad_to=n2 - 1)
 
 
 def test_render_marks_what_is_trained(impl, tok) -> None:
-    tc = impl.tool_calls
     _, prompt_ids = _prompt(tok)
     turns = [tok.encode(t, add_special_tokens=False) for t in (TURNS[0], TURNS[2])]
-    out = tc.run_agent_episode(ScriptedModel(turns), FakeSearch(), tok, prompt_ids, 2, 200).assemble()
-    pairs = tc.render_trajectory(tok, out["input_ids"], out["loss_mask"])
+    out = run_agent_episode(
+        ScriptedModel(turns), FakeSearch(), tok, prompt_ids, max_turns=2, max_obs_tokens=200, tools=impl.tool_calls
+    ).assemble(impl.tool_calls)
+    pairs = render_trajectory(tok, out["input_ids"], out["loss_mask"])
     assert len(pairs) == len(out["input_ids"]) and [m for _, m in pairs] == out["loss_mask"]
-    merged = tc.render_trajectory(tok, out["input_ids"], out["loss_mask"], merge=True)
+    merged = render_trajectory(tok, out["input_ids"], out["loss_mask"], merge=True)
     assert [m for _, m in merged] == [0, 1, 0, 1]
     assert "".join(text for text, _ in merged) == tok.decode(out["input_ids"])
     assert merged[1][0] == TURNS[0] and merged[2][0].startswith("\n\n<information>Doc 1(Title: Paris)")

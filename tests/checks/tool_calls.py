@@ -195,8 +195,59 @@ def check_env_step(fn: Callable, verbose: bool = True) -> None:
 ENV_STEP_CHECKS = [env_step_search, env_step_answer_invalid_last_turn]
 
 
+# ---------------------------------------------------------------------------------------------------
+# truncate_at_action
+# ---------------------------------------------------------------------------------------------------
+
+
+def truncate_first_closing_tag(fn: Callable) -> None:
+    # notes: cut right after the first closing tag in the text, whichever it is; the tag is kept
+    cases = [
+        ("<search> q </search> tail", "<search> q </search>"),
+        ("a </answer> b </search> c", "a </answer>"),
+        ("x </search> y </search>", "x </search>"),
+        ("<answer> Paris </answer>\n<|im_end|>", "<answer> Paris </answer>"),
+        ("no tag at all", "no tag at all"),
+        ("", ""),
+    ]
+    for text, expected in cases:
+        _expect_equal("first closing tag wins", fn(text), expected, {"text": text})
+
+
+def truncate_search_r1_order(fn: Callable) -> None:
+    # Search-R1's _postprocess_responses: </search> anywhere wins, else the first </answer>
+    cases = [
+        ("a </answer> b </search> c", "a </answer> b </search>"),
+        ("x </search> y </search>", "x </search>"),
+        ("only </answer> then", "only </answer>"),
+        ("", ""),
+    ]
+    for text, expected in cases:
+        _expect_equal("search_r1_order=True", fn(text, search_r1_order=True), expected, {"text": text})
+
+
+def truncate_custom_tags_and_errors(fn: Callable) -> None:
+    protocol = ToolProtocol(search_open="[q]", search_close="[/q]", answer_open="[a]", answer_close="[/a]")
+    text = "[a] x [/a] [q] y [/q]"
+    _expect_equal("the protocol's tags", fn(text, protocol), "[a] x [/a]", {"text": text, "protocol": "[/q] [/a]"})
+    try:
+        fn(None)
+    except ValueError:
+        pass
+    else:
+        fail("not a string", {"text": None}, "ValueError", "no error")
+
+
+def check_truncate_at_action(fn: Callable, verbose: bool = True) -> None:
+    run_checks("truncate_at_action", fn, TRUNCATE_CHECKS, verbose)
+
+
+TRUNCATE_CHECKS = [truncate_first_closing_tag, truncate_search_r1_order, truncate_custom_tags_and_errors]
+
+
 # (module, exercise name) -> checks; tests/checks/__init__.py merges these into REGISTRY
 EXERCISE_CHECKS = {
+    ("tool_calls", "truncate_at_action"): TRUNCATE_CHECKS,
     ("tool_calls", "parse_action"): PARSE_CHECKS,
     ("tool_calls", "assemble_trajectory"): ASSEMBLE_CHECKS,
     ("tool_calls", "env_step"): ENV_STEP_CHECKS,

@@ -9,6 +9,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from minimal_impl import episode as ep
 from minimal_impl import tool_calls as tc
 from minimal_impl.rollout import HFRollout, eos_token_ids, rollout_batch
 
@@ -67,7 +68,17 @@ def test_batch_equals_one_episode_at_a_time(tok) -> None:
 
     backend = ScriptedBackend(tok, prompts)
     eos = [tok.eos_token_id]
-    batched = rollout_batch(backend, prompts, tok, eos, 64, tc.SEARCH_R1, search_batch, max_turns=2, max_obs_tokens=40)
+    batched = rollout_batch(
+        backend,
+        prompts,
+        tokenizer=tok,
+        eos_ids=eos,
+        max_new_tokens=64,
+        protocol=tc.SEARCH_R1,
+        search_batch=search_batch,
+        max_turns=2,
+        max_obs_tokens=40,
+    )
     assert backend.calls == [5, 4, 2], "turn k generates only for the episodes still going, all in one call"
     assert searches == [
         ["capital of France", "capital of France", "Eiffel Tower"],
@@ -75,8 +86,14 @@ def test_batch_equals_one_episode_at_a_time(tok) -> None:
     ]
     for e, traj in enumerate(batched):
         turns = iter(tok.encode(t, add_special_tokens=False) for t in SCRIPTS[e])
-        single = tc.run_agent_episode(
-            lambda ids, turns=turns: next(turns), lambda q: DOCS.get(q, []), tok, prompts[e], 2, 40, eos_ids=eos
+        single = ep.run_agent_episode(
+            lambda ids, turns=turns: next(turns),
+            lambda q: DOCS.get(q, []),
+            tok,
+            prompts[e],
+            max_turns=2,
+            max_obs_tokens=40,
+            eos_ids=eos,
         )
         assert traj.segments == single.segments, f"episode {e}"
         assert (traj.finish_reason, traj.answer, traj.search_queries) == (
@@ -98,11 +115,11 @@ def test_single_turn_task_keeps_up_to_eos(tok) -> None:
                 tok.encode("7 7 7"),
             ]
 
-    trajs = rollout_batch(Fixed(), prompts, tok, [tok.eos_token_id], 16, protocol=None)
+    trajs = rollout_batch(Fixed(), prompts, tokenizer=tok, eos_ids=[tok.eos_token_id], max_new_tokens=16, protocol=None)
     assert [t.finish_reason for t in trajs] == ["eos", "length"]
     assert trajs[0].segments[0][0][-1] == tok.eos_token_id and len(trajs[0].segments) == 1
     with pytest.raises(ValueError, match="search_batch"):
-        rollout_batch(Fixed(), prompts, tok, [0], 16, tc.SEARCH_R1, None)
+        rollout_batch(Fixed(), prompts, tokenizer=tok, eos_ids=[0], max_new_tokens=16, protocol=tc.SEARCH_R1)
 
 
 def test_hf_backend_stops_at_single_token_tags(tiny_model_dir: Path, tok) -> None:
@@ -142,13 +159,13 @@ def test_vllm_backend_falls_back_to_hf_with_the_reason(tiny_model_dir: Path, tok
 
     from minimal_impl import rollout_vllm
     from minimal_impl.config import build_config
-    from minimal_impl.train import make_backend
+    from minimal_impl.trainer_setup import make_backend
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     config = build_config("tiny_sample_nq", ["rollout_backend=vllm", f"model_path={tiny_model_dir}", "device=cpu"])
     messages: list[str] = []
     if not torch.cuda.is_available():
-        backend = make_backend(config, model, tok, tc.SEARCH_R1, contextlib.nullcontext, messages.append)
+        backend = make_backend(config, model, tok, tc.SEARCH_R1, amp=contextlib.nullcontext, log=messages.append)
         assert isinstance(backend, HFRollout)
         assert messages == [
             "[rollout] rollout_backend=vllm is not possible here (no CUDA device): using Hugging Face generate instead"
@@ -192,8 +209,17 @@ def test_rollout_semantics_on_each_real_backend(kind: str, tiny_model_dir: Path,
     backend = _real_backend(kind, tiny_model_dir, tok)
     prompts = [p + tok.encode(" <search>", add_special_tokens=False) for p in _prompts(tok)] * 4
     torch.manual_seed(0)
-    trajs = rollout_batch(backend, prompts, tok, [tok.eos_token_id], 10, tc.SEARCH_R1,
-                          lambda qs: [DOCS.get(q, []) for q in qs], max_turns=2, max_obs_tokens=40)  # fmt: skip
+    trajs = rollout_batch(
+        backend,
+        prompts,
+        tokenizer=tok,
+        eos_ids=[tok.eos_token_id],
+        max_new_tokens=10,
+        protocol=tc.SEARCH_R1,
+        search_batch=lambda qs: [DOCS.get(q, []) for q in qs],
+        max_turns=2,
+        max_obs_tokens=40,
+    )
     closing = {tok.convert_tokens_to_ids(t) for t in tc.SEARCH_R1.stop_tags}
     for traj in trajs:
         assert traj.finish_reason in ("answer", "eos", "max_turns", "length") and 1 <= traj.num_turns <= 3

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer
 
-from minimal_impl import tool_calls as tc
+from minimal_impl import episode as ep
 from minimal_impl.tiny_tokenizer import (
     CHAT_TOKENS,
     DEMO_TEXTS,
@@ -118,8 +118,13 @@ def test_the_trajectory_printed_in_the_notes(saved: Path) -> None:
     turns = iter(
         [tok.encode(t, add_special_tokens=False) for t in ("<search> France </search>", "<answer> Paris </answer>")]
     )
-    traj = tc.run_agent_episode(
-        lambda ids: next(turns), lambda q: [{"contents": "Paris\nThe capital."}], tok, prompt, 2, 100
+    traj = ep.run_agent_episode(
+        lambda ids: next(turns),
+        lambda q: [{"contents": "Paris\nThe capital."}],
+        tok,
+        prompt,
+        max_turns=2,
+        max_obs_tokens=100,
     )
     out = traj.assemble()
     assert out["input_ids"] == [
@@ -149,8 +154,13 @@ def test_other_numbers_quoted_in_the_notes(saved: Path) -> None:
             "<think> The documents say Paris. </think>\n<answer> Paris </answer>",
         )
     )
-    traj = tc.run_agent_episode(
-        lambda ids: next(turns), lambda q: docs, tok, tok.encode(prompt, add_special_tokens=False), 2, 500
+    traj = ep.run_agent_episode(
+        lambda ids: next(turns),
+        lambda q: docs,
+        tok,
+        tok.encode(prompt, add_special_tokens=False),
+        max_turns=2,
+        max_obs_tokens=500,
     )
     assert [len(traj.prompt_ids)] + [len(ids) for ids, _ in traj.segments] == [19, 22, 50, 20]
     stats = traj.stats()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from minimal_impl import episode as ep
 from minimal_impl import tool_calls as tc
 
 
@@ -74,22 +75,22 @@ def test_protocol_validation_and_custom_templates() -> None:
 def test_cut_turn_ids_with_multi_token_tags() -> None:
     tok = CharTokenizer()
     ids = tok.encode("<think>t</think><search> q </search> extra")
-    kept, reason = tc.cut_turn_ids(ids, tok)
+    kept, reason = ep.cut_turn_ids(ids, tok)
     assert tok.decode(kept) == "<think>t</think><search> q </search>" and reason == "tag"
-    kept, reason = tc.cut_turn_ids(tok.encode("no tags"), tok)
+    kept, reason = ep.cut_turn_ids(tok.encode("no tags"), tok)
     assert (tok.decode(kept), reason) == ("no tags", "length")
     with_eos = [*tok.encode("done"), 0, *tok.encode("<answer>x</answer>")]
-    kept, reason = tc.cut_turn_ids(with_eos, tok, eos_ids={0})
+    kept, reason = ep.cut_turn_ids(with_eos, tok, eos_ids={0})
     assert kept == [*tok.encode("done"), 0] and reason == "eos", "EOS before any tag ends the turn, EOS kept"
     tag_then_eos = [*tok.encode("<answer>x</answer>"), 0]
-    kept, reason = tc.cut_turn_ids(tag_then_eos, tok, eos_ids={0})
+    kept, reason = ep.cut_turn_ids(tag_then_eos, tok, eos_ids={0})
     assert tok.decode(kept) == "<answer>x</answer>" and 0 not in kept and reason == "tag"
-    assert tc.cut_turn_ids([], tok) == ([], "length")
-    assert tc.cut_turn_ids(torch.tensor(tok.encode("a</answer>b")), tok)[0] == tok.encode("a</answer>")
+    assert ep.cut_turn_ids([], tok) == ([], "length")
+    assert ep.cut_turn_ids(torch.tensor(tok.encode("a</answer>b")), tok)[0] == tok.encode("a</answer>")
     # the smallest prefix, checked against a linear scan on every cut point
     text = "ab</search>cd</answer>"
     for n in range(len(text) + 1):
-        kept, _ = tc.cut_turn_ids(tok.encode(text[:n]), tok)
+        kept, _ = ep.cut_turn_ids(tok.encode(text[:n]), tok)
         expected = text[: text.index("</search>") + 9] if n >= text.index("</search>") + 9 else text[:n]
         assert tok.decode(kept) == expected
 
@@ -117,27 +118,27 @@ def test_episode_rejects_bad_inputs() -> None:
         return []
 
     with pytest.raises(ValueError, match="prompt_ids is empty"):
-        tc.run_agent_episode(lambda ids: [], search, tok, [], 1, 10)
+        ep.run_agent_episode(lambda ids: [], search, tok, [], max_turns=1, max_obs_tokens=10)
     with pytest.raises(ValueError, match="max_turns"):
-        tc.run_agent_episode(lambda ids: [], search, tok, [1], -1, 10)
+        ep.run_agent_episode(lambda ids: [], search, tok, [1], max_turns=-1, max_obs_tokens=10)
     with pytest.raises(ValueError, match="generate_turn"):
-        tc.run_agent_episode(lambda ids: "text", search, tok, [1], 1, 10)
+        ep.run_agent_episode(lambda ids: "text", search, tok, [1], max_turns=1, max_obs_tokens=10)
     with pytest.raises(ValueError, match="is_model_generated"):
         tc.assemble_trajectory([1], [([2], 1)])
     with pytest.raises(ValueError, match="empty batch"):
-        tc.collate_trajectories([], pad_id=0)
+        ep.collate_trajectories([], pad_id=0)
     with pytest.raises(ValueError, match="different lengths"):
-        tc.collate_trajectories(
+        ep.collate_trajectories(
             [{"input_ids": [1, 2], "attention_mask": [1], "loss_mask": [0, 1], "response_start": 1}], 0
         )
     with pytest.raises(ValueError, match="mask values"):
-        tc.render_trajectory(tok, [1, 2], [1])
+        ep.render_trajectory(tok, [1, 2], [1])
 
 
 def test_episode_with_char_tokenizer_and_empty_turns() -> None:
     """A model that returns nothing gets the invalid-action message until the budget runs out."""
     tok = CharTokenizer()
-    traj = tc.run_agent_episode(lambda ids: [], lambda q: [], tok, tok.encode("Q?"), max_turns=2, max_obs_tokens=5)
+    traj = ep.run_agent_episode(lambda ids: [], lambda q: [], tok, tok.encode("Q?"), max_turns=2, max_obs_tokens=5)
     assert traj.actions == [None, None, None] and traj.num_invalid_actions == 3 and traj.hit_max_turns
     assert [len(ids) for ids, _ in traj.segments] == [0, 5, 0, 5, 0]
     assert traj.stats()["truncated_observations"] == 2

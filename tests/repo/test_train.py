@@ -15,9 +15,10 @@ import torch
 from safetensors.torch import load_file
 
 from minimal_impl import checkpoint as ckpt
+from minimal_impl.batch import build_step_batch
 from minimal_impl.config import ConfigError, build_config
 from minimal_impl.plot import plot_run
-from minimal_impl.train import build_batch, main, prompt_row_order, train
+from minimal_impl.train import main, prompt_row_order, train
 
 ROOT = Path(__file__).resolve().parents[2]
 EVAL_FIELDS = {
@@ -212,15 +213,15 @@ def test_gsm8k_task_single_turn(tiny_model_dir: Path, workdir: Path) -> None:
 def test_mask_switch_trains_on_retrieved_tokens(tiny_model_dir: Path) -> None:
     from transformers import AutoTokenizer
 
-    from minimal_impl.tool_calls import Trajectory
+    from minimal_impl.episode import Trajectory
 
     tok = AutoTokenizer.from_pretrained(str(tiny_model_dir))
     traj = Trajectory(prompt_ids=[5, 6, 7], segments=[([10, 11], True), ([20, 21, 22], False), ([12], True)])
-    masked = build_batch([traj], 0, True, torch.device("cpu"))
-    unmasked = build_batch([traj], 0, False, torch.device("cpu"))
-    assert masked["start"] == 2 and masked["mask"].tolist() == [[1, 1, 0, 0, 0, 1]]
-    assert unmasked["mask"].tolist() == [[1, 1, 1, 1, 1, 1]]
-    assert masked["turn_ids"].tolist() == [[1, 1, 0, 0, 0, 2]]
+    masked = build_step_batch([traj], pad_id=0, mask_tool_output=True, device=torch.device("cpu"))
+    unmasked = build_step_batch([traj], pad_id=0, mask_tool_output=False, device=torch.device("cpu"))
+    assert masked.start == 2 and masked.mask.tolist() == [[1, 1, 0, 0, 0, 1]]
+    assert unmasked.mask.tolist() == [[1, 1, 1, 1, 1, 1]]
+    assert masked.turn_ids.tolist() == [[1, 1, 0, 0, 0, 2]]
     assert tok is not None
 
 
