@@ -5,32 +5,40 @@
 #   bash run_first_training.sh                          # no GPU or no internet: tiny model, sample NQ search task
 #   bash run_first_training.sh --task sample-gsm8k      # the sample GSM8K-style task instead
 #   bash run_first_training.sh --steps 20 adv_estimator=rloo verbose=true
-#   bash run_first_training.sh --run-name first_nq --resume   # continue a killed run
+#   bash run_first_training.sh --run-name first_nq --resume   # continue a stopped run
+#   bash run_first_training.sh --impl my_solutions      # train with YOUR gae, ppo, kl, grpo, ... (checked first)
 #   bash run_first_training.sh --preset qwen2.5-0.5b_gsm8k    # the GPU preset (needs the hub for weights and data)
 #   bash run_first_training.sh --preset qwen2.5-0.5b_gsm8k --engine verl --dry-run   # verl's command for it (ch. 07)
 #
-# Flags: --task T, --preset P, --steps N, --run-name NAME, --resume, --engine ours|verl, --dry-run (verl: print, do not run), --help; anything else is a key=value override.
+# Flags: --task T, --preset P, --steps N, --run-name NAME, --resume, --impl PACKAGE, --allow-failing-checks,
+# --engine ours|verl, --dry-run (verl: print, do not run), --help; anything else of the form key=value is an override.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
 
-TASK="" PRESET="" STEPS="" RUN_NAME="" RESUME=0 OVERRIDES=() ENGINE="ours" VERL_FLAGS=()
+usage_error() { echo "error: $1 (see bash run_first_training.sh --help)" >&2; exit 2; }
+TASK="" PRESET="" STEPS="" RUN_NAME="" RESUME=0 OVERRIDES=() ENGINE="ours" VERL_FLAGS=() IMPL_FLAGS=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --task) TASK="$2"; shift 2 ;;
-    --preset) PRESET="$2"; shift 2 ;;
-    --steps) STEPS="$2"; shift 2 ;;
-    --run-name) RUN_NAME="$2"; shift 2 ;;
+    --task|--preset|--steps|--run-name|--engine|--impl)
+      [ $# -ge 2 ] && [ -n "$2" ] && [ "${2#--}" = "$2" ] || usage_error "$1 needs a value"
+      case "$1" in
+        --task) TASK="$2" ;; --preset) PRESET="$2" ;; --steps) STEPS="$2" ;; --run-name) RUN_NAME="$2" ;;
+        --engine) ENGINE="$2" ;; --impl) IMPL_FLAGS+=(--impl "$2") ;;
+      esac
+      shift 2 ;;
     --resume) RESUME=1; shift ;;
-    --engine) ENGINE="$2"; shift 2 ;;
+    --allow-failing-checks) IMPL_FLAGS+=(--allow-failing-checks); shift ;;
     --dry-run) VERL_FLAGS+=(--dry-run); shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *=*) OVERRIDES+=("$1"); shift ;;
-    *) echo "error: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    *) usage_error "unknown argument '$1'" ;;
   esac
 done
-case "$ENGINE" in ours|verl) ;; *) echo "error: --engine is ours or verl, got '$ENGINE'" >&2; exit 2 ;; esac
-[ "$ENGINE" = verl ] || [ ${#VERL_FLAGS[@]} = 0 ] || { echo "error: --dry-run goes with --engine verl" >&2; exit 2; }
+case "$ENGINE" in ours|verl) ;; *) usage_error "--engine is ours or verl, got '$ENGINE'" ;; esac
+[ "$ENGINE" = verl ] || [ ${#VERL_FLAGS[@]} = 0 ] || usage_error "--dry-run goes with --engine verl"
+[ -z "$STEPS" ] || [[ "$STEPS" =~ ^[1-9][0-9]*$ ]] || usage_error "--steps must be a positive integer, got '$STEPS'"
+[ "$ENGINE" = ours ] || [ ${#IMPL_FLAGS[@]} = 0 ] || usage_error "--impl trains with our trainer: it does not go with --engine verl"
 
 echo "== 1/5 environment =="
 source scripts/bootstrap_env.sh
@@ -82,13 +90,16 @@ if [ "$ENGINE" = verl ]; then  # same config, data and rewards; verl's trainer (
 fi
 echo "== 4/5 training =="
 set +e
-python -m minimal_impl.train "${ARGS[@]}"
+python -m minimal_impl.train "${ARGS[@]}" "${IMPL_FLAGS[@]+"${IMPL_FLAGS[@]}"}"
 STATUS=$?
 set -e
 RUN_DIR="$(python -c "
 from minimal_impl.config import build_config; import sys; print(build_config(sys.argv[1], sys.argv[2:]).run_dir)" "$PRESET" "run_name=$RUN_NAME")"
-if [ "$STATUS" != 0 ]; then
-  echo "training stopped (exit $STATUS). Resume it with: bash run_first_training.sh --preset $PRESET --run-name $RUN_NAME --resume" >&2
+if [ "$STATUS" = 130 ]; then
+  echo "training stopped (interrupted). Resume it with: bash run_first_training.sh --preset $PRESET --run-name $RUN_NAME --resume" >&2
+  exit "$STATUS"
+elif [ "$STATUS" != 0 ]; then
+  echo "training did not run to the end (exit $STATUS): fix what the message above says, then run the command again." >&2
   exit "$STATUS"
 fi
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,20 +23,51 @@ from minimal_impl.train import main, prompt_row_order, train
 
 ROOT = Path(__file__).resolve().parents[2]
 EVAL_FIELDS = {
-    "step", "accuracy", "correct_answers", "total_samples", "attempted_answer", "avg_reward", "median_reward",
-    "std_reward", "min_reward", "max_reward", "found_correct_doc", "avg_turns", "avg_turns_correct",
-    "avg_search_attempts", "total_searches", "unique_searches", "repeated_searches", "num_idk", "eval_time",
-}  # fmt: skip
+    "step",
+    "accuracy",
+    "correct_answers",
+    "total_samples",
+    "attempted_answer",
+    "avg_reward",
+    "median_reward",
+    "std_reward",
+    "min_reward",
+    "max_reward",
+    "found_correct_doc",
+    "avg_turns",
+    "avg_turns_correct",
+    "avg_search_attempts",
+    "total_searches",
+    "unique_searches",
+    "repeated_searches",
+    "num_idk",
+    "eval_time",
+}
 STATE_FIELDS = {"global_step", "best_accuracy", "best_model_path", "evals_without_improvement"}
 
 
 def tiny_overrides(model_dir: Path, root: Path, run_name: str, **extra: object) -> dict:
     values = dict(
-        model_path=str(model_dir), data_dir=str(root / "data"), output_dir=str(root / "runs"), run_name=run_name,
-        warmup_sft_steps=3, warmup_batch_size=8, train_batch_size=2, rollout_n=2, ppo_mini_batch_size=1,
-        ppo_micro_batch_size=2, max_new_tokens=8, max_obs_tokens=40, total_steps=4, eval_steps=2, save_steps=1,
-        save_total_limit=2, eval_max_samples=4, num_threads=1, filter_zero_variance_groups=False,
-    )  # fmt: skip
+        model_path=str(model_dir),
+        data_dir=str(root / "data"),
+        output_dir=str(root / "runs"),
+        run_name=run_name,
+        warmup_sft_steps=3,
+        warmup_batch_size=8,
+        train_batch_size=2,
+        rollout_n=2,
+        ppo_mini_batch_size=1,
+        ppo_micro_batch_size=2,
+        max_new_tokens=8,
+        max_obs_tokens=40,
+        total_steps=4,
+        eval_steps=2,
+        save_steps=1,
+        save_total_limit=2,
+        eval_max_samples=4,
+        num_threads=1,
+        filter_zero_variance_groups=False,
+    )
     values.update(extra)
     return values
 
@@ -68,8 +100,19 @@ def test_every_file_and_field_exists(reference_run: Path) -> None:
     rows = _comparable(run)
     assert rows[0]["step"] == 0 and "eval/accuracy" in rows[0], "the baseline evaluation is logged at step 0"
     assert [r["step"] for r in rows if "reward/mean" in r] == [1, 2, 3, 4]
-    for key in ("reward/mean", "accuracy", "kl/ref", "actor/entropy", "actor/clipfrac", "actor/pg_loss", "actor/grad_norm",
-                "response/model_tokens", "search/per_rollout", "groups/kept", "tokens/trainable"):  # fmt: skip
+    for key in (
+        "reward/mean",
+        "accuracy",
+        "kl/ref",
+        "actor/entropy",
+        "actor/clipfrac",
+        "actor/pg_loss",
+        "actor/grad_norm",
+        "response/model_tokens",
+        "search/per_rollout",
+        "groups/kept",
+        "tokens/trainable",
+    ):
         assert all(key in r for r in rows if "reward/mean" in r), key
     for step in (2, 4):
         result = json.loads((run / "eval_logs" / f"eval_step_{step:04d}.json").read_text())
@@ -78,8 +121,16 @@ def test_every_file_and_field_exists(reference_run: Path) -> None:
     checkpoints = sorted(p.name for p in run.glob("checkpoint-*"))
     assert checkpoints == ["checkpoint-3", "checkpoint-4"], "save_total_limit=2 keeps the newest two"
     newest = run / "checkpoint-4"
-    for name in ("model.safetensors", "config.json", "tokenizer.json", "optimizer.pt", "scheduler.pt", "rng_state.pt",
-                 "training_state.json", "training_metadata.json"):  # fmt: skip
+    for name in (
+        "model.safetensors",
+        "config.json",
+        "tokenizer.json",
+        "optimizer.pt",
+        "scheduler.pt",
+        "rng_state.pt",
+        "training_state.json",
+        "training_metadata.json",
+    ):
         assert (newest / name).is_file(), name
     state = json.loads((newest / "training_state.json").read_text())
     assert STATE_FIELDS <= set(state) and state["global_step"] == 4
@@ -92,8 +143,16 @@ def test_every_file_and_field_exists(reference_run: Path) -> None:
     )
     assert not list(run.glob("*.tmp-*")), "no temporary directories left behind"
     written = plot_run(run)
-    assert {p.name for p in written} >= {"reward.png", "accuracy.png", "kl.png", "entropy.png", "response_length.png",
-                                          "clipfrac.png", "searches.png", "overview.png"}  # fmt: skip
+    assert {p.name for p in written} >= {
+        "reward.png",
+        "accuracy.png",
+        "kl.png",
+        "entropy.png",
+        "response_length.png",
+        "clipfrac.png",
+        "searches.png",
+        "overview.png",
+    }
 
 
 CHILD = """
@@ -186,9 +245,18 @@ def test_refuses_to_overwrite_and_rejects_bad_resume(reference_run: Path, tiny_m
 
 def test_early_stopping_and_ppo_with_a_critic(tiny_model_dir: Path, workdir: Path) -> None:
     overrides = tiny_overrides(
-        tiny_model_dir, workdir, "ppo", adv_estimator="gae", use_kl_loss=False, use_kl_in_reward=True,
-        kl_ctrl="adaptive", total_steps=5, eval_steps=1, early_stopping_patience=1, verbose=True,
-    )  # fmt: skip
+        tiny_model_dir,
+        workdir,
+        "ppo",
+        adv_estimator="gae",
+        use_kl_loss=False,
+        use_kl_in_reward=True,
+        kl_ctrl="adaptive",
+        total_steps=5,
+        eval_steps=1,
+        early_stopping_patience=1,
+        verbose=True,
+    )
     summary = train(build_config("tiny_sample_nq", **overrides), log=lambda m: None)
     run = workdir / "runs" / "ppo"
     rows = _comparable(run)
@@ -296,3 +364,80 @@ def test_lora_run_saves_adapters_and_resumes(tiny_model_dir: Path, workdir: Path
         build_config("tiny_sample_nq", **{**overrides, "total_steps": 3, "resume": "auto"}), log=messages.append
     )
     assert summary["steps"] == 3 and any("restored" in m for m in messages)
+
+
+# ------------------------------------------------------------------------------------- --impl PACKAGE
+
+
+def _package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, bug: str | None = None) -> str:
+    from scripts.plant_bug import write_package
+
+    write_package(tmp_path / name, bug)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return name
+
+
+def test_reexported_package_reproduces_the_run_exactly(
+    reference_run: Path, tiny_model_dir: Path, workdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = _package(tmp_path, monkeypatch, "reexport_pkg")
+    messages: list[str] = []
+    config = build_config("tiny_sample_nq", **tiny_overrides(tiny_model_dir, workdir, "reexport", impl=package))
+    summary = train(config, log=messages.append)
+    assert any("27 PASS, 0 NOT IMPLEMENTED, 0 FAIL" in m for m in messages), "the checks table is printed first"
+    assert _comparable(config.run_dir) == _comparable(reference_run), "the same metrics, step by step"
+    final, expected = (load_file(str(run / "final" / "model.safetensors")) for run in (config.run_dir, reference_run))
+    assert all(torch.equal(final[k], expected[k]) for k in expected), "bit-identical final weights"
+    assert summary["implementation"]["package"] == package and summary["implementation"]["checks"]["PASS"] == 27
+    assert json.loads((config.run_dir / "config.json").read_text())["impl"] == package
+    assert json.loads((config.run_dir / "summary.json").read_text())["implementation"]["package"] == package
+
+
+def test_unimplemented_exercises_refuse_to_train(capsys: pytest.CaptureFixture) -> None:
+    assert main(["--preset", "tiny_sample_nq", "--impl", "exercises"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "not training on exercises" in err
+    from tests.checks import REGISTRY
+
+    for module, name in REGISTRY:
+        if module in ("gae", "ppo", "kl", "grpo", "masked", "rewards", "tool_calls", "bm25", "actor_loss"):
+            assert re.search(rf"{module}\.{re.escape(name)}\s+NOT IMPLEMENTED", err), f"{module}.{name} missing"
+    assert main(["--preset", "tiny_sample_nq", "--impl", "no_such_package_xyz"]) == 2
+    assert "cannot import package 'no_such_package_xyz'" in capsys.readouterr().err
+
+
+def test_a_failing_check_trains_only_when_allowed(
+    tiny_model_dir: Path, workdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    package = _package(tmp_path, monkeypatch, "sign_flip_pkg", bug="advantage_sign")
+    overrides = tiny_overrides(tiny_model_dir, workdir, "sign_flip", total_steps=1, eval_steps=1)
+    args = ["--preset", "tiny_sample_nq", "--impl", package, *(f"{k}={v}" for k, v in overrides.items())]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"grpo\.grpo_advantages\s+FAIL", err) and "26 PASS, 0 NOT IMPLEMENTED, 1 FAIL" in err
+    assert "--allow-failing-checks" in err and "Traceback" not in err
+    assert main([*args, "--allow-failing-checks"]) == 0
+    summary = json.loads((workdir / "runs" / "sign_flip" / "summary.json").read_text())
+    assert summary["implementation"]["checks"]["FAIL"] == ["grpo.grpo_advantages"]
+
+
+def test_not_implemented_exercises_use_ours_when_allowed(
+    reference_run: Path, tiny_model_dir: Path, workdir: Path
+) -> None:
+    """`--impl exercises --allow-failing-checks`: every stub replaced by ours, wherever the package refers to
+    it (kl.py's imported aggregate_loss, a class's method), so the run is the reference run exactly."""
+    overrides = tiny_overrides(tiny_model_dir, workdir, "all_stubs")
+    script = "import sys; from minimal_impl.train import main; sys.exit(main(sys.argv[1:]))"
+    args = ["--preset", "tiny_sample_nq", "--impl", "exercises", "--allow-failing-checks"]
+    result = subprocess.run(
+        [sys.executable, "-c", script, *args, *(f"{k}={v}" for k, v in overrides.items())],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = workdir / "runs" / "all_stubs"
+    assert _comparable(run) == _comparable(reference_run)
+    replaced = json.loads((run / "summary.json").read_text())["implementation"]["from_reference"]
+    assert "ppo.aggregate_loss" in replaced and "kl.AdaptiveKLController.update" in replaced and len(replaced) == 27
