@@ -119,6 +119,8 @@ def _read_parquet(path: Path, report: Report) -> list[tuple[str, object]]:
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         report.error("file", f"not a readable parquet file ({message})")
         return []
+    if not rows:
+        report.error("file", "has 0 rows: a run needs at least one prompt (prepare the data again)")
     return [(f"row {i}", row) for i, row in enumerate(rows, 1)]
 
 

@@ -43,7 +43,6 @@ case "$ENGINE" in ours|verl) ;; *) usage_error "--engine is ours or verl, got '$
 echo "== 1/5 environment =="
 source scripts/bootstrap_env.sh
 export TOKENIZERS_PARALLELISM=false MPLBACKEND=Agg
-bash check_env.sh || { echo "error: check_env.sh reported a FAIL; fix it first (see the table above)." >&2; exit 1; }
 
 # defaults: a GPU and the hub -> Qwen2.5-0.5B-Instruct on GSM8K; otherwise the offline tiny run
 HAS_GPU="$(python -c 'import torch; print(int(torch.cuda.is_available()))')"
@@ -60,19 +59,20 @@ if [ -z "$PRESET" ]; then
 fi
 [ "$HUB_OK" = 1 ] || export HF_HUB_OFFLINE=1
 RUN_NAME="${RUN_NAME:-${PRESET}_$(date +%Y%m%d-%H%M%S)}"
-ARGS=(--preset "$PRESET" "run_name=$RUN_NAME")
-[ -z "$STEPS" ] || ARGS+=("total_steps=$STEPS")
-[ -z "$TASK" ] || ARGS+=("task=$TASK")
+KV=("run_name=$RUN_NAME")  # key=value overrides of the preset
+[ -z "$STEPS" ] || KV+=("total_steps=$STEPS")
+[ -z "$TASK" ] || KV+=("task=$TASK")
+KV+=("${OVERRIDES[@]+"${OVERRIDES[@]}"}")
+ARGS=(--preset "$PRESET" "${KV[@]}")
 [ "$RESUME" = 0 ] || ARGS+=(--resume auto)
-ARGS+=("${OVERRIDES[@]+"${OVERRIDES[@]}"}")
 echo "preset $PRESET (GPU: $HAS_GPU, hub reachable: $HUB_OK), run $RUN_NAME"
+# the whole configuration is checked first: a bad preset, key or value stops here with its message
+CONFIG="$(python -m minimal_impl.config --preset "$PRESET" --get dataset data_dir model_path run_dir -- "${KV[@]}")" || exit 2
+{ read -r DATASET; read -r DATA_DIR; read -r MODEL_PATH; read -r RUN_DIR; } <<< "$CONFIG"
+bash check_env.sh || { echo "error: check_env.sh reported a FAIL; fix it first (see the table above)." >&2; exit 1; }
 
 echo "== 2/5 data =="
-DATASET="$(python -c "
-from minimal_impl.config import build_config; from minimal_impl.tasks import DATASET_OF
-import sys; c = build_config(sys.argv[1], sys.argv[2:]); print(DATASET_OF[c.task], c.data_dir, c.model_path)" "$PRESET" "${OVERRIDES[@]+"${OVERRIDES[@]}"}" ${TASK:+task=$TASK})"
-read -r DATASET DATA_DIR MODEL_PATH <<< "$DATASET"
-if [ ! -f "$DATA_DIR/$DATASET/train.parquet" ]; then
+if [ ! -e "$DATA_DIR/$DATASET" ]; then  # prepared once; an existing directory is never overwritten
   python -m minimal_impl.data prepare --dataset "$DATASET" --out "$DATA_DIR/$DATASET"
 fi
 python check_data.py "$DATA_DIR/$DATASET/train.parquet" "$DATA_DIR/$DATASET/test.parquet"
@@ -93,8 +93,6 @@ set +e
 python -m minimal_impl.train "${ARGS[@]}" "${IMPL_FLAGS[@]+"${IMPL_FLAGS[@]}"}"
 STATUS=$?
 set -e
-RUN_DIR="$(python -c "
-from minimal_impl.config import build_config; import sys; print(build_config(sys.argv[1], sys.argv[2:]).run_dir)" "$PRESET" "run_name=$RUN_NAME")"
 if [ "$STATUS" = 130 ]; then
   echo "training stopped (interrupted). Resume it with: bash run_first_training.sh --preset $PRESET --run-name $RUN_NAME --resume" >&2
   exit "$STATUS"

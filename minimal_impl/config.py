@@ -15,6 +15,8 @@ import ast
 import dataclasses
 import difflib
 import json
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -54,6 +56,8 @@ class TrainConfig:
     """package the algorithms come from: minimal_impl (ours) or your own (`--impl my_solutions`, the module names of `pytest --impl`)"""
     allow_failing_checks: bool = False
     """train even when the checks of `impl` fail (watch a bug break learning); exercises not implemented use ours"""
+    allow_config_change: bool = False
+    """resume with values that differ from the checkpoint's configuration (each change is logged)"""
 
     # ---- warm-up (stage 0, optional)
     warmup_sft_steps: int = 0
@@ -160,6 +164,8 @@ class TrainConfig:
     """linear learning-rate warm-up, in optimizer steps"""
     max_grad_norm: float = 1.0
     """gradient clipping by global norm"""
+    max_skipped_steps_in_a_row: int = 3
+    """stop the run after this many optimizer steps in a row were skipped (non-finite gradient norm)"""
     gradient_checkpointing: bool = False
     """recompute activations in backward (GPU memory saver)"""
     lora_rank: int = 0
@@ -333,21 +339,66 @@ def build_config(preset: str | None = None, overrides: list[str] | None = None, 
     return config
 
 
-def validate(c: TrainConfig) -> None:
-    """Raise ConfigError on values that cannot work together."""
-    for name, choices in CHOICES.items():
+# Every numeric field's domain: (lowest, highest, lowest allowed?, highest allowed?). Floats must be finite.
+DOMAINS = {
+    **{name: (1, None, True, True) for name in (
+        "train_batch_size", "rollout_n", "ppo_mini_batch_size", "ppo_micro_batch_size", "ppo_epochs", "max_new_tokens",
+        "max_prompt_length", "retriever_topk", "total_steps", "eval_steps", "save_steps", "warmup_batch_size",
+        "log_every", "kl_horizon", "max_skipped_steps_in_a_row")},
+    **{name: (0, None, True, True) for name in (
+        "max_turns", "max_obs_tokens", "warmup_sft_steps", "save_total_limit", "lr_warmup_steps", "lora_rank",
+        "eval_max_samples", "early_stopping_patience", "num_threads", "weight_decay", "entropy_coeff",
+        "kl_loss_coef", "kl_coef", "format_score", "clip_ratio_c")},
+    **{name: (0, None, False, True) for name in (
+        "actor_lr", "critic_lr", "warmup_lr", "max_grad_norm", "temperature", "kl_target", "cliprange_value",
+        "clip_ratio_high")},
+    **{name: (0, 1, True, True) for name in ("warmup_search_fraction", "gamma", "lam", "target_accuracy")},
+    "seed": (0, 2**32 - 1, True, True),  # numpy's seeds
+    "clip_ratio_low": (0, 1, False, False),  # 1 - clip_ratio_low must stay > 0
+    "top_p": (0, 1, False, True),
+    "vllm_gpu_memory_utilization": (0, 1, False, False),
+}  # fmt: skip
+RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def kl_kinds() -> tuple[str, ...]:
+    """Every accepted KL estimator name: k1, k2, k3, abs, verl's aliases, each optionally with '+'."""
+    from .kl import _ALIASES, KL_KINDS
+
+    names = (*KL_KINDS, *_ALIASES)
+    return (*names, *(name + "+" for name in names))
+
+
+def check_domains(c: TrainConfig) -> None:
+    """Every field against its domain: finite floats, bounds (DOMAINS), enums, a plain run_name."""
+    for f in dataclasses.fields(c):
+        value = getattr(c, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{f.name}={value}: must be a finite number")
+        if f.name in DOMAINS:
+            low, high, low_ok, high_ok = DOMAINS[f.name]
+            too_low = value < low or (value == low and not low_ok)
+            too_high = high is not None and (value > high or (value == high and not high_ok))
+            if too_low or too_high:
+                bound = f"{'>=' if low_ok else '>'} {low}" + (
+                    f" and {'<=' if high_ok else '<'} {high}" if high is not None else ""
+                )
+                raise ConfigError(f"{f.name}={value!r}: must be {bound}")
+    for name, choices in {**CHOICES, "kl_loss_type": kl_kinds(), "kl_penalty": kl_kinds()}.items():
         if getattr(c, name) not in choices:
             raise ConfigError(f"{name}={getattr(c, name)!r}: expected one of {', '.join(choices)}")
-    positive = ("train_batch_size", "rollout_n", "ppo_mini_batch_size", "ppo_micro_batch_size", "ppo_epochs",
-                "max_new_tokens", "max_prompt_length", "retriever_topk", "total_steps", "eval_steps", "save_steps",
-                "warmup_batch_size", "log_every")  # fmt: skip
-    for name in positive:
-        if getattr(c, name) < 1:
-            raise ConfigError(f"{name} must be >= 1, got {getattr(c, name)}")
-    for name in ("max_turns", "max_obs_tokens", "warmup_sft_steps", "save_total_limit", "lr_warmup_steps", "lora_rank",
-                 "eval_max_samples", "early_stopping_patience", "num_threads"):  # fmt: skip
-        if getattr(c, name) < 0:
-            raise ConfigError(f"{name} must be >= 0, got {getattr(c, name)}")
+    if not RUN_NAME.match(c.run_name) or c.run_name in (".", ".."):
+        raise ConfigError(
+            f"run_name={c.run_name!r}: must be a plain name (letters, digits, '.', '_', '-'; no '/' and not '..'): "
+            "the run directory is output_dir/run_name"
+        )
+    if not all(part.isidentifier() for part in c.impl.split(".")):
+        raise ConfigError(f"impl={c.impl!r}: must be an importable package name such as my_solutions")
+
+
+def validate(c: TrainConfig) -> None:
+    """Raise ConfigError on a value outside its domain, or values that cannot work together."""
+    check_domains(c)
     if c.train_batch_size % c.ppo_mini_batch_size:
         raise ConfigError(
             f"train_batch_size ({c.train_batch_size}) must be a multiple of ppo_mini_batch_size ({c.ppo_mini_batch_size})"
@@ -363,12 +414,6 @@ def validate(c: TrainConfig) -> None:
         raise ConfigError(f"reward_fn={c.reward_fn} is for GSM8K; a search task uses em or em_format")
     if not c.is_search_task and c.reward_fn in ("em", "em_format"):
         raise ConfigError(f"task {c.task} is GSM8K-style: set reward_fn=gsm8k_strict (or gsm8k_flexible)")
-    if not 0 < c.vllm_gpu_memory_utilization < 1:
-        raise ConfigError(f"vllm_gpu_memory_utilization must be in (0, 1), got {c.vllm_gpu_memory_utilization}")
-    if c.temperature <= 0 or not 0 < c.top_p <= 1:
-        raise ConfigError("temperature must be > 0 and top_p in (0, 1]")
-    if not 0 <= c.warmup_search_fraction <= 1:
-        raise ConfigError(f"warmup_search_fraction must be in [0, 1], got {c.warmup_search_fraction}")
     if c.clip_ratio_c and c.clip_ratio_c <= 1:
         raise ConfigError(f"clip_ratio_c (dual clip) must be 0 (off) or > 1, got {c.clip_ratio_c}")
     if c.use_kl_loss and c.use_kl_in_reward:
@@ -384,4 +429,33 @@ def describe() -> str:
     return "\n".join(lines)
 
 
+def main(argv: list[str] | None = None) -> int:
+    """`python -m minimal_impl.config --preset P [key=value ...] --get task run_dir ...`: print the values
+    (one per line), or the configuration error and exit 2 (run_first_training.sh uses it)."""
+    import argparse
+    import sys
+
+    from .tasks import DATASET_OF
+
+    parser = argparse.ArgumentParser(description="Print fields of a configuration (preset + overrides).")
+    parser.add_argument("--preset")
+    parser.add_argument("--get", nargs="+", required=True, help="fields, or 'run_dir' / 'dataset'")
+    parser.add_argument("overrides", nargs="*")
+    args = parser.parse_args(argv)
+    try:
+        config = build_config(args.preset, args.overrides)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    extra = {"run_dir": str(config.run_dir), "dataset": DATASET_OF[config.task]}
+    for name in args.get:
+        if name not in extra:
+            _check_key(name)
+        print(extra.get(name, getattr(config, name, None)))
+    return 0
+
+
 __all__ = ["TrainConfig", "ConfigError", "build_config", "load_preset", "describe", "field_docs"]
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -176,16 +176,25 @@ def write_rows(rows: list[dict], out_dir: Path, split: str) -> tuple[Path, Path]
     return parquet, jsonl
 
 
-def prepare(dataset: str, out_dir: str | Path, limit: int | None = None) -> dict[str, int]:
+def prepare(dataset: str, out_dir: str | Path, limit: int | None = None, overwrite: bool = False) -> dict[str, int]:
     """Prepare both splits of `dataset` into `out_dir`; returns the row count per split.
 
     Raises:
         ValueError: unknown dataset.
+        FileExistsError: `out_dir` already holds prepared files and `overwrite` is False (they may be yours).
         RuntimeError: a hub dataset was asked for but the hub cannot be used (offline).
     """
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {DATASETS}")
     out_dir = Path(out_dir)
+    existing = [
+        f"{split}.{ext}" for split in SPLITS for ext in ("parquet", "jsonl") if (out_dir / f"{split}.{ext}").exists()
+    ]
+    existing += ["corpus.jsonl"] if (out_dir / "corpus.jsonl").exists() else []
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"{out_dir} already holds {', '.join(existing)}: not overwriting them (pass --overwrite to replace them)"
+        )
     if not dataset.startswith("sample-"):
         ok, reason = hub_reachable()
         if not ok:
@@ -225,10 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     prep.add_argument("--dataset", required=True, choices=DATASETS)
     prep.add_argument("--out", required=True, type=Path, help="output directory")
     prep.add_argument("--limit", type=int, default=None, help="keep the first N rows of each split")
+    prep.add_argument("--overwrite", action="store_true", help="replace files already in --out")
     args = parser.parse_args(argv)
     try:
-        counts = prepare(args.dataset, args.out, args.limit)
-    except RuntimeError as err:
+        counts = prepare(args.dataset, args.out, args.limit, overwrite=args.overwrite)
+    except (RuntimeError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     for split, n in counts.items():

@@ -67,7 +67,7 @@ def evaluate(
     """Greedy episodes on `rows`; returns the statistics (the caller writes them)."""
     start = time.time()
     trajs = rollout([prompt_ids(r) for r in rows], True)
-    rewards = [task.score(t, r, tokenizer) for t, r in zip(trajs, rows)]
+    rewards = task.score_batch(trajs, rows, tokenizer)
     stats = {"step": step, **episode_stats(task, trajs, rows, rewards, tokenizer)}
     stats["eval_time"] = round(time.time() - start, 3)
     stats["examples"] = [

@@ -9,9 +9,12 @@ clip fraction, searches per rollout, and `overview.png` with all of them.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+from .checkpoint import read_json
+from .run_log import read_metrics
 
 PANELS = [  # (file name, title, [(metric key, label)])
     ("reward", "reward", [("reward/mean", "train reward (mean of the batch)")]),
@@ -25,14 +28,24 @@ PANELS = [  # (file name, title, [(metric key, label)])
 ]  # fmt: skip
 
 
-def read_run(run_dir: Path) -> tuple[list[dict], dict | None]:
-    """The metrics lines (one per step; eval lines merged in) and the baseline evaluation."""
+class NothingToPlot(ValueError):
+    """A run directory whose logs hold no step to draw."""
+
+
+def read_run(run_dir: Path, log: Callable[[str], None] = print) -> tuple[list[dict], dict | None]:
+    """The metrics lines (one per step; eval lines merged in) and the baseline evaluation.
+
+    A torn last line (a run killed mid-write) is skipped with a note; a log without any step is an error.
+    """
     path = run_dir / "metrics.jsonl"
     if not path.is_file():
         raise FileNotFoundError(f"no metrics.jsonl in {run_dir}: is this a run directory?")
-    rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
-    baseline_path = run_dir / "baseline_eval.json"
-    baseline = json.loads(baseline_path.read_text("utf-8")) if baseline_path.is_file() else None
+    rows, dropped = read_metrics(path)
+    if dropped:
+        log(f"note: skipped {dropped} torn or unreadable line(s) of {path}")
+    if not any(row["step"] > 0 for row in rows):
+        raise NothingToPlot(f"{path} has no training step yet ({len(rows)} line(s)): nothing to plot")
+    baseline = read_json(run_dir / "baseline_eval.json")
     return rows, baseline
 
 
@@ -62,11 +75,15 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
                 style = "o-" if key.startswith("eval/") else "-"
                 ax.plot(steps, values, style, label=label, markersize=4)
                 drawn = True
-        if baseline is not None and title in ("accuracy",):
+        if baseline is not None and isinstance(baseline.get("accuracy"), (int, float)) and title == "accuracy":
             ax.axhline(
                 baseline["accuracy"], color="gray", ls="--", lw=1, label=f"baseline eval {baseline['accuracy']:.2f}"
             )
-        if baseline is not None and title == "searches per rollout":
+        if (
+            baseline is not None
+            and isinstance(baseline.get("search_rate"), (int, float))
+            and title == "searches per rollout"
+        ):
             ax.axhline(
                 baseline["search_rate"],
                 color="gray",
@@ -107,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         written = plot_run(args.run_dir, args.out)
-    except FileNotFoundError as err:
+    except (FileNotFoundError, NothingToPlot) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     for path in written:

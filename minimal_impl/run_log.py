@@ -36,12 +36,12 @@ class RunLogger:
     ) -> None:
         self.path = run_dir / "metrics.jsonl"
         if resume_step and self.path.exists():  # forget what was logged after the checkpoint we resume from
-            kept = [
-                line
-                for line in self.path.read_text("utf-8").splitlines()
-                if line.strip() and json.loads(line)["step"] <= resume_step
-            ]
-            self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+            kept, dropped = read_metrics(self.path, up_to_step=resume_step)
+            if dropped:
+                log(f"[log] metrics.jsonl: dropped {dropped} torn or unreadable line(s)")
+            tmp = self.path.with_name(f".{self.path.name}.tmp")  # a crash mid-write keeps the old file
+            tmp.write_text("".join(json.dumps(row) + "\n" for row in kept), encoding="utf-8")
+            tmp.replace(self.path)
         elif not resume_step:
             self.path.write_text("", encoding="utf-8")
         self.writer = None
@@ -74,6 +74,28 @@ class RunLogger:
             self.writer.close()
         if self.wandb is not None:
             self.wandb.finish()
+
+
+def read_metrics(path: Path, up_to_step: int | None = None) -> tuple[list[dict], int]:
+    """The rows of a metrics.jsonl (up to a step), and how many lines were torn or unreadable.
+
+    A run killed while appending leaves a half-written last line: it is skipped, not fatal.
+    Example: lines '{"step": 1}', '{"step": 2}', '{"ste' -> ([{"step": 1}, {"step": 2}], 1).
+    """
+    rows, dropped = [], 0
+    for line in path.read_text("utf-8", errors="replace").splitlines():
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            dropped += 1
+            continue
+        if not isinstance(row, dict) or not isinstance(row.get("step"), int):
+            dropped += 1
+        elif up_to_step is None or row["step"] <= up_to_step:
+            rows.append(row)
+    return rows, dropped
 
 
 def banner(title: str, width: int = 100) -> str:

@@ -6,11 +6,15 @@
     nq-search         NQ (hub) as Search-R1 prepares it; search through a retrieval service (wiki-18)
     gsm8k             GSM8K (hub), single turn
 
-Data are prepared on first use into `data_dir/<dataset>/` (chapter 02's `prepare`).
+Data live in `data_dir/<dataset>/` (chapter 02's `prepare` writes them). They are prepared on first use only
+into the default data directory and only when the dataset's directory does not exist yet; anything else
+that is missing or incomplete is an error naming the missing file and the command that prepares it, so a
+user's data is never overwritten or silently replaced by another set.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +29,10 @@ from .tool_calls import SEARCH_R1, ToolProtocol
 
 DATASET_OF = {"sample-nq-search": "sample-nq", "sample-gsm8k": "sample-gsm8k", "nq-search": "nq", "gsm8k": "gsm8k"}
 IDK = ("i dont know", "i do not know", "unknown", "not sure", "no answer", "cannot find", "i cannot answer")
+
+
+class NonFiniteReward(ValueError):
+    """A reward function returned NaN, an infinity or something that is not a number."""
 
 
 @dataclass
@@ -60,6 +68,23 @@ class Task:
             text = "".join(traj.turn_texts)
         return self.rewards.score_response(self.reward_fn, text, self.golden(row), self.format_score)
 
+    def score_batch(self, trajs: list[Trajectory], rows: list[dict], tokenizer: object) -> list[float]:
+        """The reward of every episode; a reward that is not a finite number stops the run, naming the episode.
+
+        A NaN reward would become NaN advantages, then NaN gradients: every optimizer step skipped, silently.
+        """
+        rewards = []
+        for i, (traj, row) in enumerate(zip(trajs, rows)):
+            value = self.score(traj, row, tokenizer)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                question = row.get("extra_info", {}).get("question", "")[:80]
+                raise NonFiniteReward(
+                    f"reward_fn={self.reward_fn} returned {value!r} for episode {i} (question {question!r}, answer "
+                    f"{traj.answer!r}): rewards must be finite numbers. Fix the reward function (chapter 04)."
+                )
+            rewards.append(float(value))
+        return rewards
+
     def found_correct_doc(self, traj: Trajectory, tokenizer: object, row: dict) -> bool:
         """Whether a golden answer appeared in any retrieved information of the episode."""
         if self.protocol is None:
@@ -85,21 +110,34 @@ def load_task(
     retriever_url: str = "",
     rewards_module: ModuleType = rewards,
     bm25_module: ModuleType = bm25,
+    prepare_if_missing: bool = False,
     log: Callable[[str], None] = print,
 ) -> Task:
     """Prepare (if needed) and load a task's data, and build its retriever.
 
     `rewards_module` scores the answers and `bm25_module` indexes the corpus: ours by default, a
-    learner's with `--impl` (chapter 06).
+    learner's with `--impl` (chapter 06). `prepare_if_missing` prepares the dataset when its directory does
+    not exist at all (the trainer allows it for the default data_dir only).
 
     Raises:
+        FileNotFoundError: the dataset's directory is missing or incomplete (the message names the command).
         RuntimeError: hub data that cannot be downloaded, or NQ without a retrieval service.
     """
     dataset = DATASET_OF[name]
     directory = Path(data_dir) / dataset
-    if not (directory / "train.parquet").is_file() or not (directory / "test.parquet").is_file():
+    needed = ["train.parquet", "test.parquet"] + (["corpus.jsonl"] if name == "sample-nq-search" else [])
+    missing = [f for f in needed if not (directory / f).is_file()]
+    if missing and prepare_if_missing and not directory.exists():
         log(f"[data] preparing {dataset} into {directory}")
         data.prepare(dataset, directory)
+    elif missing:
+        command = f"python -m minimal_impl.data prepare --dataset {dataset} --out {directory}"
+        state = "does not exist" if not directory.exists() else f"has no {', '.join(missing)}"
+        raise FileNotFoundError(
+            f"data: {directory} {state}. Prepare it with `{command}`"
+            + ("" if directory.exists() else f" (or point data_dir at the directory that holds {dataset}/)")
+            + "; nothing there is overwritten or replaced automatically."
+        )
     train_rows, test_rows = data.load_rows(directory / "train.parquet"), data.load_rows(directory / "test.parquet")
     protocol, retriever = None, None
     if name.endswith("nq-search"):

@@ -39,11 +39,13 @@ from tqdm import tqdm
 
 from . import checkpoint as ckpt
 from .batch import StepBatch, batched_logprobs, batched_values, build_step_batch
+from .checkpoint import CheckpointError, DiskFullError
 from .config import ConfigError, TrainConfig, build_config, describe
 from .estimators import ADV_ESTIMATORS, AdvantageInputs
 from .evaluate import evaluate
 from .impl import REFERENCE, Impl, ImplError, check_impl, checks_table, load_impl, use_reference_for
 from .run_log import RunLogger, banner, step_details, step_metrics
+from .tasks import NonFiniteReward
 from .trainer_setup import Run, setup_run
 from .update import update_actor, update_critic
 
@@ -96,6 +98,27 @@ def reference_logprobs(run: Run, batch: StepBatch) -> torch.Tensor | None:
     return None
 
 
+class TrainingFailed(RuntimeError):
+    """The run cannot go on (numbers went non-finite); the message names the likely cause."""
+
+
+def track_skipped_steps(run: Run, skips: list[bool]) -> None:
+    """Count optimizer steps skipped for a non-finite gradient norm; too many in a row stop the run."""
+    state, limit = run.state, run.config.max_skipped_steps_in_a_row
+    for skipped in skips:
+        state.skipped_in_a_row = state.skipped_in_a_row + 1 if skipped else 0
+        state.skipped_since_eval += skipped
+    if state.skipped_in_a_row >= limit:
+        c = run.config
+        raise TrainingFailed(
+            f"the last {state.skipped_in_a_row} optimizer steps were all skipped: their gradient norm was NaN or "
+            f"infinite (limit max_skipped_steps_in_a_row={limit}). Likely cause: a learning rate too high for "
+            f"this model (actor_lr={c.actor_lr}, critic_lr={c.critic_lr}) made the weights blow up, or a NaN "
+            "entered the loss (look at actor/pg_loss, kl/ref and the advantages with verbose=true). Nothing after "
+            "the newest checkpoint is saved; resume from it with a smaller learning rate (--allow-config-change)."
+        )
+
+
 def rl_step(run: Run, step: int) -> dict:
     """One RL step: phases 1-7 in order. Returns the step's metrics."""
     c, impl, say = run.config, run.impl, (run.log if run.config.verbose else lambda _text: None)
@@ -115,7 +138,7 @@ def rl_step(run: Run, step: int) -> dict:
     run.backend.release_memory()  # vLLM: its KV cache is idle until the next rollout
 
     # ---- 2 reward: a rule reward per episode, on the text the model wrote
-    rewards = [run.task.score(t, r, run.tokenizer) for t, r in zip(trajs, episode_rows)]
+    rewards = run.task.score_batch(trajs, episode_rows, run.tokenizer)  # finite numbers, or an error naming the episode
     scores = torch.tensor(rewards, device=run.device)  # [B]
     batch = build_step_batch(
         trajs, pad_id=run.pad_id, mask_tool_output=c.mask_tool_output, device=run.device, tools=impl.tool_calls
@@ -143,11 +166,16 @@ def rl_step(run: Run, step: int) -> dict:
     # ---- 6 actor update: clipped policy loss + KL + entropy, mini-batches of whole groups
     say(banner(f"step {step}: phase 6 backpropagation ({len(kept)} of {len(group_rows)} groups)"))
     generator = torch.Generator().manual_seed(c.seed * 1_000_003 + step)  # the mini-batch shuffle
-    update = update_actor(run, batch, group_rows=kept, generator=generator) if kept else {"actor/optimizer_steps": 0}
+    update, skips = {"actor/optimizer_steps": 0}, []
+    if kept:
+        update, skips = update_actor(run, batch, group_rows=kept, generator=generator)
 
     # ---- 7 critic update: clipped value loss on the returns (PPO only)
     if run.critic is not None:
-        update.update(update_critic(run, batch, group_rows=kept or group_rows, generator=generator))
+        critic_update, critic_skips = update_critic(run, batch, group_rows=kept or group_rows, generator=generator)
+        update.update(critic_update)
+        skips = [a or b for a, b in zip(skips, critic_skips)] if skips else critic_skips
+    track_skipped_steps(run, skips)  # a few non-finite gradient norms in a row stop the run
     run.backend.sync_weights(run.policy)  # vLLM samples from its own copy of the weights
     t_update = time.time() - t_update
 
@@ -193,7 +221,13 @@ def evaluate_and_track(run: Run, step: int, logger: RunLogger, baseline: dict) -
     result = evaluate(run.task, run.eval_rows, run.rollout, run.prompt_ids, run.tokenizer, step=step)
     ckpt.write_json_atomic(c.run_dir / "eval_logs" / f"eval_step_{step:04d}.json", result)
     logger.log(step, eval_metrics(result))
-    improved = result["accuracy"] > state.best_accuracy
+    # a model evaluated after skipped optimizer steps (non-finite gradients) is never taken as the best one
+    improved = result["accuracy"] > state.best_accuracy and state.skipped_since_eval == 0
+    if state.skipped_since_eval:
+        run.log(
+            f"[eval] {state.skipped_since_eval} optimizer steps were skipped since the last evaluation: not a best model"
+        )
+    state.skipped_since_eval = 0
     if improved:
         state.best_accuracy, state.evals_without_improvement = result["accuracy"], 0
         metadata = {"step": step, "accuracy": result["accuracy"], "eval": f"eval_logs/eval_step_{step:04d}.json"}
@@ -390,14 +424,31 @@ def main(argv: list[str] | None = None) -> int:
     extra = [f"resume={args.resume}"] if args.resume else []
     extra += [f"impl={args.impl}"] if args.impl else []
     extra += ["allow_failing_checks=true"] if args.allow_failing_checks else []
+    config = None
     try:
         config = build_config(args.preset, args.overrides + extra)
         summary = train(config)
-    except (ConfigError, ImplError, RuntimeError, FileNotFoundError) as err:
+    except (ConfigError, ImplError, CheckpointError, FileNotFoundError) as err:  # what the user gave: fix it
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except (TrainingFailed, NonFiniteReward, DiskFullError) as err:  # the run stopped; what it saved is intact
+        print(f"error: {err}", file=sys.stderr)
+        return 3
+    except OSError as err:
+        if not ckpt.is_disk_full(err, Path(config.output_dir)):
+            raise
+        print(
+            f"error: no space left on device ({err.filename or config.output_dir}): free some space, then "
+            "rerun (or resume with --resume auto); saved checkpoints are intact",
+            file=sys.stderr,
+        )
+        return 3
     except KeyboardInterrupt:
-        print("\ninterrupted before training started; nothing to resume (rerun the same command)", file=sys.stderr)
+        print(
+            "\ninterrupted before the first step: rerun the same command (--resume auto continues a run that "
+            "has checkpoints)",
+            file=sys.stderr,
+        )
         return 130
     return 130 if summary["stop_reason"].startswith("interrupted") else 0
 

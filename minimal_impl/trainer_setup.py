@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -44,9 +45,16 @@ class TrainingState:
     best_model_path: str | None = None
     evals_without_improvement: int = 0
     kl_coef: float | None = None  # the in-reward KL coefficient (the adaptive controller moves it)
+    skipped_in_a_row: int = 0  # optimizer steps skipped one after another (non-finite gradient norm)
+    skipped_since_eval: int = 0  # skipped since the last evaluation: such a model is never the best one
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainingState:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
 
 
 @dataclass
@@ -75,6 +83,7 @@ class Run:
     state: TrainingState
     resumed_from: Path | None
     prompt_ids: Callable[[dict], list[int]]  # a row's chat-formatted prompt ids
+    lock: object  # the run directory's lock, held until the run ends (checkpoint.lock_run_dir)
 
     def search(self, queries: list[str]) -> list[list[dict]]:
         return self.task.search_batch(queries, self.config.retriever_topk)
@@ -198,23 +207,70 @@ def make_backend(
 
 
 def resolve_resume(config: TrainConfig, log: Callable[[str], None]) -> Path | None:
-    """The checkpoint to resume from (None: a fresh run), after refusing to overwrite a run's checkpoints."""
+    """The checkpoint to resume from (None: a fresh run), after refusing to overwrite a run's checkpoints.
+
+    `resume=auto` takes the newest checkpoint that verifies (checkpoint.find_resumable); a path must verify.
+    """
     run_dir = config.run_dir
     if config.resume == "auto":
-        found = ckpt.find_latest(run_dir)
-        log(f"[resume] found {found}" if found else f"[resume] no complete checkpoint in {run_dir}: starting fresh")
+        found = ckpt.find_resumable(run_dir, log)
+        log(f"[resume] found {found}" if found else f"[resume] no checkpoint in {run_dir}: starting fresh")
         return found
     if config.resume:
-        if not ckpt.is_complete(Path(config.resume)):
-            raise ConfigError(
-                f"resume={config.resume}: not a complete checkpoint directory (no valid training_state.json)"
-            )
+        problem = ckpt.checkpoint_problem(Path(config.resume))
+        if problem:
+            raise ConfigError(f"resume={config.resume}: not a usable checkpoint ({problem})")
         return Path(config.resume)
     if ckpt.list_checkpoints(run_dir):
         raise ConfigError(
             f"{run_dir} already has checkpoints: pass --resume auto to continue it, or set run_name=<new name>"
         )
     return None
+
+
+# keys that may differ from the checkpoint's configuration on resume without changing what trains
+RESUME_FREE_KEYS = {
+    "resume",
+    "total_steps",
+    "verbose",
+    "log_every",
+    "use_wandb",
+    "save_total_limit",
+    "allow_config_change",
+    "allow_failing_checks",
+    "eval_max_samples",
+    "num_threads",
+}
+# keys that decide which models and weights exist: a checkpoint of one cannot continue as the other
+RESUME_FIXED_KEYS = {"task", "model_path", "lora_rank", "warmup_sft_steps", "warmup_search_fraction", "seed"}
+
+
+def check_resume_config(config: TrainConfig, checkpoint: Path, log: Callable[[str], None]) -> None:
+    """Refuse to resume with a configuration that differs from the checkpoint's, unless allowed (then log
+    every change). Example: actor_lr=0.1 on a run trained at 0.0005 needs allow_config_change=true."""
+    saved = ckpt.read_json(checkpoint / ckpt.CONFIG_FILE) or ckpt.read_json(config.run_dir / "config.json")
+    if saved is None:
+        log(f"[resume] {checkpoint.name} records no configuration: cannot compare it with this one")
+        return
+    current = config.to_dict()
+    changed = {k: (saved[k], current[k]) for k in current if k in saved and saved[k] != current[k]}
+    changed = {k: v for k, v in changed.items() if k not in RESUME_FREE_KEYS}
+    if not changed:
+        return
+    listing = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in sorted(changed.items()))
+    fixed = sorted(set(changed) & RESUME_FIXED_KEYS)
+    if fixed:
+        raise ConfigError(
+            f"cannot resume {checkpoint} with a different {', '.join(fixed)} ({listing}): start a new run"
+        )
+    if not config.allow_config_change:
+        raise ConfigError(
+            f"resuming {checkpoint} with a configuration that differs from the one it was trained with ({listing}). "
+            "Use the same values, or pass --allow-config-change to continue with the new ones (the run is then "
+            "no longer the continuation of one configuration)."
+        )
+    for key, (old, new) in sorted(changed.items()):
+        log(f"[resume] config change: {key} {old!r} -> {new!r}")
 
 
 def warmup_stage(
@@ -232,9 +288,14 @@ def warmup_stage(
     if not c.warmup_sft_steps:
         return Path(c.model_path)
     out = c.run_dir / "warmup"
-    if (out / "metadata.json").is_file():
-        log(f"[warm-up] reusing {out}")
-        return out
+    if out.exists():
+        problem = ckpt.verify(out)
+        if problem is None:
+            log(f"[warm-up] reusing {out}")
+            return out
+        aside = out.with_name(f"warmup.unusable-{os.getpid()}")
+        os.replace(out, aside)
+        log(f"[warm-up] {out} does not verify ({problem}): kept as {aside.name}, warming up again")
     log(banner(f"stage 0: supervised warm-up, {c.warmup_sft_steps} steps"))
     model = load_causal_lm(c.model_path, c, device)
     eos = eos_token_ids(model, tokenizer)
@@ -292,15 +353,33 @@ def build_models(config: TrainConfig, rl_start: Path, resume_from: Path | None, 
     return policy, reference, critic
 
 
+def apply_new_learning_rates(
+    config: TrainConfig,
+    optimizer: torch.optim.Optimizer,
+    scheduler: object,
+    critic_optimizer: torch.optim.Optimizer | None,
+) -> None:
+    """A restored optimizer carries the old learning rate and weight decay: set the configured ones (equal
+    unless allow_config_change let them differ), keeping the schedule's position."""
+    scheduler.base_lrs = [config.actor_lr for _ in scheduler.base_lrs]
+    factor = min(1.0, scheduler.last_epoch / max(config.lr_warmup_steps, 1)) if config.lr_warmup_steps else 1.0
+    for group in optimizer.param_groups:
+        group["lr"], group["weight_decay"] = config.actor_lr * factor, config.weight_decay
+    for group in critic_optimizer.param_groups if critic_optimizer is not None else []:
+        group["lr"], group["weight_decay"] = config.critic_lr, config.weight_decay
+
+
 def setup_run(config: TrainConfig, *, impl: Impl, log: Callable[[str], None]) -> Run:
     """Everything before the first RL step, in the order that keeps resume exact (module docstring)."""
     device = resolve_device(config.device)
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     seed_everything(config.seed)
-    resume_from = resolve_resume(config, log)
     run_dir = config.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = ckpt.lock_run_dir(run_dir)  # before anything is read or written: one run per directory
+    resume_from = resolve_resume(config, log)
+    if resume_from:
+        check_resume_config(config, resume_from, log)
     removed = ckpt.remove_partial(run_dir)
     if removed:
         log(f"[resume] removed leftovers of an interrupted save: {', '.join(removed)}")
@@ -314,6 +393,7 @@ def setup_run(config: TrainConfig, *, impl: Impl, log: Callable[[str], None]) ->
         retriever_url=config.retriever_url,
         rewards_module=impl.rewards,
         bm25_module=impl.bm25,
+        prepare_if_missing=config.data_dir == TrainConfig.data_dir,  # the default place only: never someone's data
         log=log,
     )
     if config.model_path == DEFAULT_TINY_MODEL and not Path(config.model_path).is_dir():
@@ -350,7 +430,8 @@ def setup_run(config: TrainConfig, *, impl: Impl, log: Callable[[str], None]) ->
     backend = make_backend(config, policy, tokenizer, task.protocol, amp=amp, log=log)
     state = TrainingState()
     if resume_from:
-        state = TrainingState(**ckpt.load_into(resume_from, optimizer, scheduler, critic_optimizer))
+        state = TrainingState.from_dict(ckpt.load_into(resume_from, optimizer, scheduler, critic_optimizer))
+        apply_new_learning_rates(config, optimizer, scheduler, critic_optimizer)
         kl_ctrl.value = state.kl_coef if state.kl_coef is not None else kl_ctrl.value
         log(
             f"[resume] restored {resume_from}: global_step {state.global_step}, best_accuracy "
@@ -383,4 +464,5 @@ def setup_run(config: TrainConfig, *, impl: Impl, log: Callable[[str], None]) ->
         state=state,
         resumed_from=resume_from,
         prompt_ids=prompt_ids,
+        lock=lock,
     )

@@ -87,14 +87,16 @@ def run_updates(
     group_rows: list[list[int]],
     generator: torch.Generator,
     config: TrainConfig,
-) -> dict:
+) -> tuple[dict, list[bool]]:
     """ppo_epochs x mini-batches of optimizer steps; `micro_loss(micro)` gives a micro-batch's loss and stats.
 
     Returns the stats averaged over optimizer steps (each micro-batch weighted by its share of its
-    mini-batch), `grad_norm` (skipped steps count 0), `optimizer_steps` and `skipped_steps`.
+    mini-batch), `grad_norm` (the mean over the steps taken; NaN if every step was skipped),
+    `optimizer_steps` and `skipped_steps`; and whether each optimizer step was skipped, in order.
     """
     sums: dict[str, float] = {}
-    steps = skipped = 0
+    norms: list[float] = []
+    skips: list[bool] = []
     for _ in range(config.ppo_epochs):
         for rows in minibatches(group_rows, config.ppo_mini_batch_size, generator):
             optimizer.zero_grad(set_to_none=True)
@@ -104,15 +106,20 @@ def run_updates(
                 for key, value in stats.items():
                     sums[key] = sums.get(key, 0.0) + value * weight
             grad_norm = optimizer_step(params, optimizer, max_grad_norm=config.max_grad_norm, scheduler=scheduler)
-            skipped += grad_norm is None
-            sums["grad_norm"] = sums.get("grad_norm", 0.0) + (grad_norm or 0.0)
-            steps += 1
-    return {**{k: v / max(steps, 1) for k, v in sums.items()}, "optimizer_steps": steps, "skipped_steps": skipped}
+            skips.append(grad_norm is None)
+            norms += [] if grad_norm is None else [grad_norm]
+    steps = len(skips)
+    metrics = {k: v / max(steps, 1) for k, v in sums.items()}
+    metrics["grad_norm"] = sum(norms) / len(norms) if norms else float("nan")
+    return {**metrics, "optimizer_steps": steps, "skipped_steps": sum(skips)}, skips
 
 
-def update_actor(run: Run, batch: StepBatch, *, group_rows: list[list[int]], generator: torch.Generator) -> dict:
+def update_actor(
+    run: Run, batch: StepBatch, *, group_rows: list[list[int]], generator: torch.Generator
+) -> tuple[dict, list[bool]]:
     """Phase 6: optimizer steps on the actor loss of chapter 06 (`impl.actor_loss.actor_loss`), whose
-    clipped policy loss is the registered one (`run.policy_loss`); metrics prefixed `actor/`."""
+    clipped policy loss is the registered one (`run.policy_loss`); metrics prefixed `actor/`, and which
+    optimizer steps were skipped."""
     c = run.config
 
     def micro_loss(micro: StepBatch) -> tuple[torch.Tensor, dict]:
@@ -135,7 +142,7 @@ def update_actor(run: Run, batch: StepBatch, *, group_rows: list[list[int]], gen
 
     run.policy.train()
     params = [p for p in run.policy.parameters() if p.requires_grad]
-    stats = run_updates(
+    stats, skips = run_updates(
         batch,
         micro_loss,
         params=params,
@@ -145,10 +152,12 @@ def update_actor(run: Run, batch: StepBatch, *, group_rows: list[list[int]], gen
         generator=generator,
         config=c,
     )
-    return {**{f"actor/{k}": v for k, v in stats.items()}, "actor/lr": run.scheduler.get_last_lr()[0]}
+    return {**{f"actor/{k}": v for k, v in stats.items()}, "actor/lr": run.scheduler.get_last_lr()[0]}, skips
 
 
-def update_critic(run: Run, batch: StepBatch, *, group_rows: list[list[int]], generator: torch.Generator) -> dict:
+def update_critic(
+    run: Run, batch: StepBatch, *, group_rows: list[list[int]], generator: torch.Generator
+) -> tuple[dict, list[bool]]:
     """Phase 7: the clipped value loss on the GAE returns, with the actor's mini/micro-batch scheme."""
     c = run.config
 
@@ -161,7 +170,7 @@ def update_critic(run: Run, batch: StepBatch, *, group_rows: list[list[int]], ge
         return loss, {"vf_loss": loss.item(), "vf_clipfrac": stats["vf_clipfrac"]}
 
     run.critic.train()
-    stats = run_updates(
+    stats, skips = run_updates(
         batch,
         micro_loss,
         params=list(run.critic.parameters()),
@@ -171,4 +180,4 @@ def update_critic(run: Run, batch: StepBatch, *, group_rows: list[list[int]], ge
         generator=generator,
         config=c,
     )
-    return {f"critic/{k}": v for k, v in stats.items()}
+    return {f"critic/{k}": v for k, v in stats.items()}, skips

@@ -21,6 +21,9 @@ from minimal_impl.config import ConfigError, build_config
 from minimal_impl.plot import plot_run
 from minimal_impl.train import main, prompt_row_order, train
 
+from .train_helpers import comparable as _comparable
+from .train_helpers import tiny_overrides
+
 ROOT = Path(__file__).resolve().parents[2]
 EVAL_FIELDS = {
     "step",
@@ -44,52 +47,6 @@ EVAL_FIELDS = {
     "eval_time",
 }
 STATE_FIELDS = {"global_step", "best_accuracy", "best_model_path", "evals_without_improvement"}
-
-
-def tiny_overrides(model_dir: Path, root: Path, run_name: str, **extra: object) -> dict:
-    values = dict(
-        model_path=str(model_dir),
-        data_dir=str(root / "data"),
-        output_dir=str(root / "runs"),
-        run_name=run_name,
-        warmup_sft_steps=3,
-        warmup_batch_size=8,
-        train_batch_size=2,
-        rollout_n=2,
-        ppo_mini_batch_size=1,
-        ppo_micro_batch_size=2,
-        max_new_tokens=8,
-        max_obs_tokens=40,
-        total_steps=4,
-        eval_steps=2,
-        save_steps=1,
-        save_total_limit=2,
-        eval_max_samples=4,
-        num_threads=1,
-        filter_zero_variance_groups=False,
-    )
-    values.update(extra)
-    return values
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("train")
-
-
-@pytest.fixture(scope="module")
-def reference_run(tiny_model_dir: Path, workdir: Path) -> Path:
-    """An uninterrupted 4-step run: the yardstick of the resume tests."""
-    config = build_config("tiny_sample_nq", **tiny_overrides(tiny_model_dir, workdir, "reference"))
-    summary = train(config, log=lambda message: None)
-    assert summary["steps"] == 4 and summary["stop_reason"] == "total_steps reached"
-    return config.run_dir
-
-
-def _comparable(run_dir: Path) -> list[dict]:
-    """metrics.jsonl without wall-clock fields."""
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    return [{k: v for k, v in row.items() if not k.startswith("timing/") and k != "eval/eval_time"} for row in rows]
 
 
 def test_every_file_and_field_exists(reference_run: Path) -> None:
@@ -160,45 +117,68 @@ import os, signal, sys
 sys.path.insert(0, {root!r})
 import minimal_impl.checkpoint as ckpt
 import minimal_impl.train as T
-from minimal_impl.config import build_config
 mode = {mode!r}
-if mode == "mid-step":  # SIGKILL in the middle of step 3's update (checkpoint-2 is the newest)
-    update = T.update_actor
-    calls = []
-    def update_actor(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
+update, calls = T.update_actor, []
+
+
+def update_actor(*args, **kwargs):  # step 3's update (save_steps=1: checkpoint-2 is the newest)
+    calls.append(1)
+    if len(calls) == 3:
+        if mode == "sigkill-mid-step":
             os.kill(os.getpid(), signal.SIGKILL)
-        return update(*args, **kwargs)
-    T.update_actor = update_actor
-else:  # SIGKILL while checkpoint-3 is being written: its files exist, the rename has not happened
-    publish = ckpt.publish
-    def killing_publish(tmp, final):
-        if final.name == "checkpoint-3":
-            os.kill(os.getpid(), signal.SIGKILL)
-        publish(tmp, final)
-    ckpt.publish = killing_publish
-T.train(build_config("tiny_sample_nq", **{overrides!r}), log=lambda m: None)
+        if mode == "sigterm-mid-step":  # finish step 3, save it as checkpoint-3, stop
+            os.kill(os.getpid(), signal.SIGTERM)
+        if mode == "sigint-twice-mid-step":  # the second Ctrl-C stops at once: nothing new is saved
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+    return update(*args, **kwargs)
+
+
+T.update_actor = update_actor
+publish = ckpt.publish
+
+
+def killing_publish(tmp, final):  # SIGKILL while checkpoint-3 is written: its files exist, the rename has not happened
+    if mode == "sigkill-during-save" and final.name == "checkpoint-3":
+        os.kill(os.getpid(), signal.SIGKILL)
+    publish(tmp, final)
+
+
+ckpt.publish = killing_publish
+sys.exit(T.main(["--preset", "tiny_sample_nq", *{args!r}]))
 """
+# mode -> (the child's exit code, the newest checkpoint it leaves)
+INTERRUPTS = {
+    "sigkill-mid-step": (-9, "checkpoint-2"),
+    "sigkill-during-save": (-9, "checkpoint-2"),
+    "sigterm-mid-step": (130, "checkpoint-3"),
+    "sigint-twice-mid-step": (130, "checkpoint-2"),
+}
 
 
-@pytest.mark.parametrize("mode", ["mid-step", "during-save"])
-def test_sigkill_then_resume_equals_uninterrupted(
+@pytest.mark.parametrize("mode", list(INTERRUPTS))
+def test_interrupt_then_resume_equals_uninterrupted(
     reference_run: Path, tiny_model_dir: Path, workdir: Path, mode: str
 ) -> None:
-    overrides = tiny_overrides(tiny_model_dir, workdir, f"killed-{mode}")
-    script = CHILD.format(root=str(ROOT), mode=mode, overrides=overrides)
+    """SIGKILL anywhere, SIGTERM (finish the step, save it under its own number) or Ctrl-C twice (stop at
+    once, save nothing new): the resumed run logs exactly what an uninterrupted one did, bit for bit."""
+    overrides = tiny_overrides(tiny_model_dir, workdir, f"interrupted-{mode}")
+    args = [f"{k}={v}" for k, v in overrides.items()]
+    script = CHILD.format(root=str(ROOT), mode=mode, args=args)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert result.returncode == -9, f"the child must die by SIGKILL:\n{result.stderr[-2000:]}"
-    run = workdir / "runs" / f"killed-{mode}"
-    assert ckpt.find_latest(run).name == "checkpoint-2"
-    if mode == "during-save":
+    code, newest = INTERRUPTS[mode]
+    assert result.returncode == code, f"exit {result.returncode}, expected {code}:\n{result.stderr[-2000:]}"
+    assert "Traceback" not in result.stderr
+    run = workdir / "runs" / f"interrupted-{mode}"
+    assert ckpt.find_latest(run).name == newest
+    if mode == "sigkill-during-save":
         assert list(run.glob("checkpoint-3.tmp-*")), "the interrupted save left its temporary directory"
     assert not (run / "final").exists()
     messages: list[str] = []
     summary = train(build_config("tiny_sample_nq", **{**overrides, "resume": "auto"}), log=messages.append)
     assert summary["steps"] == 4
-    assert any("restored" in m and "global_step 2" in m for m in messages), messages
+    restored_step = newest.split("-")[1]
+    assert any("restored" in m and f"global_step {restored_step}" in m for m in messages), messages
     assert not list(run.glob("*.tmp-*"))
     assert _comparable(run) == _comparable(reference_run), "the resumed run logs exactly what the uninterrupted one did"
     for step in (2, 4):
