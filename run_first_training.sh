@@ -58,6 +58,10 @@ ARGS=(--preset "$PRESET" "run_name=$RUN_NAME")
 [ "$RESUME" = 0 ] || ARGS+=(--resume auto)
 ARGS+=("${OVERRIDES[@]+"${OVERRIDES[@]}"}")
 echo "preset $PRESET (GPU: $HAS_GPU, hub reachable: $HUB_OK), run $RUN_NAME"
+if [ "$ENGINE" = verl ] && [ ${#VERL_FLAGS[@]} != 0 ]; then  # a dry run needs no data or model: print verl's config
+  echo "== verl dry run: the bridge prepares the data if it can and prints the command =="
+  exec python -m minimal_impl.verl_bridge "${ARGS[@]}" "${VERL_FLAGS[@]}"
+fi
 
 echo "== 2/5 data =="
 DATASET="$(python -c "
