@@ -107,15 +107,11 @@ def tool_config(config: TrainConfig) -> dict:
     """
     from .tasks import DATASET_OF
 
-    corpus = ""
-    if not config.retriever_url:
-        corpus = str((Path(config.data_dir) / DATASET_OF[config.task] / "corpus.jsonl").resolve())
-        if config.task == "nq-search":
-            raise ValueError(
-                "task nq-search searches wiki-18 through a retrieval service: set retriever_url (chapter 05)"
-            )
-    settings = {"type": "native", "retriever_url": config.retriever_url, "corpus_path": corpus}
-    settings["topk"] = config.retriever_topk
+    if not config.retriever_url and config.task == "nq-search":
+        raise ValueError("task nq-search searches wiki-18 through a retrieval service: set retriever_url (chapter 05)")
+    corpus = Path(config.data_dir) / DATASET_OF[config.task] / "corpus.jsonl"  # chapter 02's prepare writes it
+    settings = {"type": "native", "retriever_url": config.retriever_url}
+    settings.update(corpus_path="" if config.retriever_url else str(corpus.resolve()), topk=config.retriever_topk)
     return {"tools": [{"class_name": TOOL_CLASS, "config": settings, "tool_schema": tool_schema()}]}
 
 
@@ -135,9 +131,12 @@ def agent_loop_files(config: TrainConfig, agent_loop: str = "search_r1") -> dict
         return {}
     import yaml
 
-    files = {agent_dir(config) / "search_tool.yaml": yaml.safe_dump(tool_config(config), sort_keys=False, width=1000)}
+    def dump(value: object) -> str:
+        return yaml.safe_dump(value, sort_keys=False, width=1000)  # one line per value, keys in our order
+
+    files = {agent_dir(config) / "search_tool.yaml": dump(tool_config(config))}
     if agent_loop == "search_r1":
-        files[agent_dir(config) / "agent_loop.yaml"] = yaml.safe_dump(agent_loop_config(config), sort_keys=False, width=1000)
+        files[agent_dir(config) / "agent_loop.yaml"] = dump(agent_loop_config(config))
     return files
 
 

@@ -30,6 +30,7 @@ import hydra  # noqa: E402
 import verl  # noqa: E402
 from transformers import AutoTokenizer, GenerationConfig  # noqa: E402
 from verl.experimental.agent_loop.agent_loop import AgentLoopWorker, DictConfigWrap, ToolListWrap  # noqa: E402
+from verl.experimental.agent_loop.tool_agent_loop import ToolAgentLoop  # noqa: E402
 from verl.experimental.reward_loop.reward_loop import RewardLoopWorker  # noqa: E402
 from verl.protocol import DataProto  # noqa: E402
 from verl.tools.schemas import (  # noqa: E402
@@ -315,24 +316,29 @@ def world(tiny_model_dir: Path, prepared: Path, tok, tmp_path_factory: pytest.Te
     return {"root": root, "rows": rows, "prompts": prompts, "scripts": scripts}
 
 
-def compose(world: dict, tiny_model_dir: Path, agent_loop: str) -> tuple:
-    """Our config of the tiny search preset and verl's config composed from the bridge's overrides (and the
-    agent-loop files written where the overrides point)."""
-    overrides = [f"model_path={tiny_model_dir}", f"data_dir={world['root'] / 'data'}", f"max_obs_tokens={MAX_OBS}",
-                 f"output_dir={world['root'] / agent_loop}", f"retriever_topk={TOPK}", f"format_score={FORMAT_SCORE}"]  # fmt: skip
-    config = build_config("tiny_sample_nq", overrides)
-    for path, text in verl_bridge.agent_loop_files(config, agent_loop).items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    with hydra.initialize_config_dir(config_dir=str(Path(verl.__file__).parent / "trainer/config"), version_base=None):
-        cfg = hydra.compose(config_name="ppo_trainer", overrides=verl_bridge.verl_overrides(config, 1, agent_loop))
-    return config, cfg
+@pytest.fixture(scope="module")
+def configs(world: dict, tiny_model_dir: Path) -> dict[str, tuple]:
+    """agent loop -> (our config of the tiny search preset, verl's config composed by Hydra from the bridge's
+    overrides), with the agent-loop files written where the overrides point."""
+    out = {}
+    for agent_loop in verl_bridge.AGENT_LOOPS:
+        overrides = [f"model_path={tiny_model_dir}", f"data_dir={world['root'] / 'data'}", f"max_obs_tokens={MAX_OBS}",
+                     f"output_dir={world['root'] / agent_loop}", f"retriever_topk={TOPK}", f"format_score={FORMAT_SCORE}"]  # fmt: skip
+        config = build_config("tiny_sample_nq", overrides)
+        for path, text in verl_bridge.agent_loop_files(config, agent_loop).items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        config_dir = str(Path(verl.__file__).parent / "trainer/config")
+        with hydra.initialize_config_dir(config_dir=config_dir, version_base=None):
+            cfg = hydra.compose(config_name="ppo_trainer", overrides=verl_bridge.verl_overrides(config, 1, agent_loop))
+        out[agent_loop] = (config, cfg)
+    return out
 
 
-def run_verl(world: dict, tiny_model_dir: Path, tok, agent_loop: str, honour_stops: bool) -> tuple:
-    """verl's rollout of every scenario: bridge overrides -> Hydra -> AgentLoopWorker over RLHFDataset rows,
-    with verl's RewardLoopWorker (our reward hook) as the streaming reward worker. Returns (config, output)."""
-    config, cfg = compose(world, tiny_model_dir, agent_loop)
+def run_verl(world: dict, configs: dict, tok, agent_loop: str, honour_stops: bool) -> tuple:
+    """verl's rollout of every scenario: AgentLoopWorker over RLHFDataset rows, with verl's RewardLoopWorker
+    (our reward hook) as the streaming reward worker. Returns (our config, verl's output, the server)."""
+    config, cfg = configs[agent_loop]
     loop = asyncio.new_event_loop()  # verl's workers keep the loop they were built on
     asyncio.set_event_loop(loop)
     try:
@@ -367,8 +373,10 @@ def unpad(output: DataProto, i: int) -> tuple[list[int], list[int], list[int], l
     )
 
 
-def test_verl_rollout_equals_our_episode(world: dict, tiny_model_dir: Path, tok, bm25: BM25Retriever) -> None:
-    config, output, server = run_verl(world, tiny_model_dir, tok, "search_r1", honour_stops=False)
+def test_verl_rollout_equals_our_episode(
+    world: dict, configs: dict, tiny_model_dir: Path, tok, bm25: BM25Retriever
+) -> None:
+    config, output, server = run_verl(world, configs, tok, "search_r1", honour_stops=False)
     our_eos = eos_token_ids(
         types.SimpleNamespace(generation_config=GenerationConfig.from_pretrained(tiny_model_dir)), tok
     )
@@ -426,10 +434,10 @@ def test_verl_rollout_equals_our_episode(world: dict, tiny_model_dir: Path, tok,
 # ---------------------------------------------------------------- (d) verl's stock ToolAgentLoop, for comparison
 
 
-def test_stock_tool_agent_differs_as_the_notes_say(world: dict, tiny_model_dir: Path, tok, bm25: BM25Retriever) -> None:
+def test_stock_tool_agent_differs_as_the_notes_say(world: dict, configs: dict, tok, bm25: BM25Retriever) -> None:
     """verl's own ToolAgentLoop with our parser and tool on the same scripted turns, against a vLLM-like server
     that honours the stop ids the parser asks for (the tiny tokenizer's tags are single tokens)."""
-    config, output, _ = run_verl(world, tiny_model_dir, tok, "tool_agent", honour_stops=True)
+    config, output, _ = run_verl(world, configs, tok, "tool_agent", honour_stops=True)
     prompt, response, mask, _ = unpad(output, 0)
     assert prompt == world["prompts"][0]  # the tiny chat template ignores the tool schema; Qwen2.5's renders it
     turn1, turn2 = world["scripts"][0][0], world["scripts"][0][1]
@@ -461,16 +469,19 @@ def test_stock_tool_agent_differs_as_the_notes_say(world: dict, tiny_model_dir: 
     assert output.non_tensor_batch["__num_turns__"][1] == 2
 
 
-def test_agent_loop_refuses_settings_that_would_change_the_episode(
-    world: dict, tiny_model_dir: Path, tok, corpus
-) -> None:
-    _, cfg = compose(world, tiny_model_dir, "search_r1")
+def make_loop(cls: type, cfg, tok, tools: tuple, server: object = None, **kwargs: object):
+    """An agent loop built as verl's AgentLoopWorker builds one per trajectory (hydra passes these arguments)."""
+    verl_args = dict(trainer_config=DictConfigWrap(cfg), server_manager=server, tokenizer=tok, processor=None,
+                     dataset_cls=RLHFDataset, data_config=DictConfigWrap(cfg.data), tools=ToolListWrap(list(tools)))  # fmt: skip
+    return cls(**verl_args, **kwargs)
+
+
+def test_agent_loop_refuses_settings_that_would_change_the_episode(configs: dict, tok, corpus: Path) -> None:
+    _, cfg = configs["search_r1"]
     tool = make_tool(corpus_path=str(corpus))
 
     def build(cfg=cfg, tools=(tool,), **kwargs: object) -> SearchR1AgentLoop:
-        verl_args = dict(trainer_config=DictConfigWrap(cfg), server_manager=None, tokenizer=tok, processor=None,
-                         dataset_cls=RLHFDataset, data_config=DictConfigWrap(cfg.data), tools=ToolListWrap(list(tools)))  # fmt: skip
-        return SearchR1AgentLoop(**verl_args, **{"max_new_tokens": 24, "max_obs_tokens": 80, **kwargs})
+        return make_loop(SearchR1AgentLoop, cfg, tok, tools, **{"max_new_tokens": 24, "max_obs_tokens": 80, **kwargs})
 
     asyncio.set_event_loop(asyncio.new_event_loop())
     try:
@@ -490,3 +501,32 @@ def test_agent_loop_refuses_settings_that_would_change_the_episode(
     finally:
         asyncio.get_event_loop().close()
         asyncio.set_event_loop(None)
+
+
+def test_a_retrieval_error_stops_our_loop_but_verls_shows_it_to_the_model(
+    world: dict, configs: dict, tok, corpus: Path
+) -> None:
+    class DownTool(SearchTool):
+        def search(self, query: str) -> list[dict]:
+            raise RuntimeError("retrieval service at http://127.0.0.1:8000/retrieve is unreachable")
+
+    tool = DownTool(config={"corpus_path": str(corpus)}, tool_schema=make_tool(corpus_path=str(corpus)).tool_schema)
+    row = world["rows"][SCENARIOS[0][0]]
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        for agent_loop in ("search_r1", "tool_agent"):
+            _, cfg = configs[agent_loop]
+            server = ScriptedServer({tuple(world["prompts"][0]): world["scripts"][0]}, honour_stops=True)
+            if agent_loop == "search_r1":
+                ours = make_loop(SearchR1AgentLoop, cfg, tok, (tool,), server, max_new_tokens=24, max_obs_tokens=80)
+                with pytest.raises(RuntimeError, match="unreachable"):
+                    loop.run_until_complete(ours.run({"temperature": 1.0}, raw_prompt=row["prompt"]))
+            else:
+                stock = make_loop(ToolAgentLoop, cfg, tok, (tool,), server)
+                output = loop.run_until_complete(stock.run({"temperature": 1.0}, raw_prompt=row["prompt"]))
+                shown = tok.decode(output.response_ids, skip_special_tokens=False)
+                assert "Error executing tool 'search': retrieval service" in shown
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
