@@ -339,21 +339,17 @@ def run_verl(world: dict, configs: dict, tok, agent_loop: str, honour_stops: boo
     """verl's rollout of every scenario: AgentLoopWorker over RLHFDataset rows, with verl's RewardLoopWorker
     (our reward hook) as the streaming reward worker. Returns (our config, verl's output, the server)."""
     config, cfg = configs[agent_loop]
-    loop = asyncio.new_event_loop()  # verl's workers keep the loop they were built on
-    asyncio.set_event_loop(loop)
-    try:
-        dataset = RLHFDataset(
-            data_files=str(world["root"] / "data/sample-nq/test.parquet"), tokenizer=tok, config=cfg.data
-        )
-        batch = DataProto.from_single_dict(collate_fn([dataset[row] for row, *_ in SCENARIOS]))
-        server = ScriptedServer({tuple(p): s for p, s in zip(world["prompts"], world["scripts"])}, honour_stops)
+    dataset = RLHFDataset(data_files=str(world["root"] / "data/sample-nq/test.parquet"), tokenizer=tok, config=cfg.data)
+    batch = DataProto.from_single_dict(collate_fn([dataset[row] for row, *_ in SCENARIOS]))
+    server = ScriptedServer({tuple(p): s for p, s in zip(world["prompts"], world["scripts"])}, honour_stops)
+
+    async def rollout() -> DataProto:  # verl's workers keep the event loop they are built on: build them in it
         reward_worker = RewardLoopWorker(cfg)  # loads verl_reward.py by path, as in a run
         handle = types.SimpleNamespace(compute_score=types.SimpleNamespace(remote=reward_worker.compute_score))
         worker = AgentLoopWorker(cfg, llm_client=server, reward_loop_worker_handles=[handle])
-        output = loop.run_until_complete(worker.generate_sequences(batch))
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
+        return await worker.generate_sequences(batch)
+
+    output = asyncio.run(rollout())
     return config, output, server
 
 
@@ -483,8 +479,7 @@ def test_agent_loop_refuses_settings_that_would_change_the_episode(configs: dict
     def build(cfg=cfg, tools=(tool,), **kwargs: object) -> SearchR1AgentLoop:
         return make_loop(SearchR1AgentLoop, cfg, tok, tools, **{"max_new_tokens": 24, "max_obs_tokens": 80, **kwargs})
 
-    asyncio.set_event_loop(asyncio.new_event_loop())
-    try:
+    async def check() -> None:  # verl's loops keep the event loop they are built on
         assert build().max_assistant_turns == 3
         with pytest.raises(ValueError, match="max_new_tokens must be an int >= 1"):
             build(max_new_tokens=0)
@@ -498,9 +493,8 @@ def test_agent_loop_refuses_settings_that_would_change_the_episode(configs: dict
         unlimited.actor_rollout_ref.rollout.multi_turn.max_assistant_turns = None
         with pytest.raises(ValueError, match="max_assistant_turns = max_turns \\+ 1"):
             build(cfg=unlimited)
-    finally:
-        asyncio.get_event_loop().close()
-        asyncio.set_event_loop(None)
+
+    asyncio.run(check())
 
 
 def test_a_retrieval_error_stops_our_loop_but_verls_shows_it_to_the_model(
@@ -512,21 +506,15 @@ def test_a_retrieval_error_stops_our_loop_but_verls_shows_it_to_the_model(
 
     tool = DownTool(config={"corpus_path": str(corpus)}, tool_schema=make_tool(corpus_path=str(corpus)).tool_schema)
     row = world["rows"][SCENARIOS[0][0]]
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        for agent_loop in ("search_r1", "tool_agent"):
-            _, cfg = configs[agent_loop]
-            server = ScriptedServer({tuple(world["prompts"][0]): world["scripts"][0]}, honour_stops=True)
-            if agent_loop == "search_r1":
-                ours = make_loop(SearchR1AgentLoop, cfg, tok, (tool,), server, max_new_tokens=24, max_obs_tokens=80)
-                with pytest.raises(RuntimeError, match="unreachable"):
-                    loop.run_until_complete(ours.run({"temperature": 1.0}, raw_prompt=row["prompt"]))
-            else:
-                stock = make_loop(ToolAgentLoop, cfg, tok, (tool,), server)
-                output = loop.run_until_complete(stock.run({"temperature": 1.0}, raw_prompt=row["prompt"]))
-                shown = tok.decode(output.response_ids, skip_special_tokens=False)
-                assert "Error executing tool 'search': retrieval service" in shown
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
+
+    async def episode(cls: type, cfg, **kwargs: object):
+        server = ScriptedServer({tuple(world["prompts"][0]): world["scripts"][0]}, honour_stops=True)
+        return await make_loop(cls, cfg, tok, (tool,), server, **kwargs).run(
+            {"temperature": 1.0}, raw_prompt=row["prompt"]
+        )
+
+    with pytest.raises(RuntimeError, match="unreachable"):
+        asyncio.run(episode(SearchR1AgentLoop, configs["search_r1"][1], max_new_tokens=24, max_obs_tokens=80))
+    output = asyncio.run(episode(ToolAgentLoop, configs["tool_agent"][1]))
+    shown = tok.decode(output.response_ids, skip_special_tokens=False)
+    assert "Error executing tool 'search': retrieval service" in shown
