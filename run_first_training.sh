@@ -69,6 +69,10 @@ echo "preset $PRESET (GPU: $HAS_GPU, hub reachable: $HUB_OK), run $RUN_NAME"
 # the whole configuration is checked first: a bad preset, key or value stops here with its message
 CONFIG="$(python -m minimal_impl.config --preset "$PRESET" --get dataset data_dir model_path run_dir -- "${KV[@]}")" || exit 2
 { read -r DATASET; read -r DATA_DIR; read -r MODEL_PATH; read -r RUN_DIR; } <<< "$CONFIG"
+if [ "$ENGINE" = verl ] && [ ${#VERL_FLAGS[@]} != 0 ]; then  # a dry run needs no data or model: print verl's config
+  echo "== verl dry run: the bridge prepares the data if it can and prints the command =="
+  exec python -m minimal_impl.verl_bridge "${ARGS[@]}" "${VERL_FLAGS[@]}"
+fi
 bash check_env.sh || { echo "error: check_env.sh reported a FAIL; fix it first (see the table above)." >&2; exit 1; }
 
 echo "== 2/5 data =="

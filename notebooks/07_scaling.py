@@ -24,6 +24,7 @@
 # | 4 | the estimate against peaks measured on an H100 |
 # | 5 | fully sharded data parallel: the same arithmetic over N GPUs |
 # | 6 | the verl command equivalent to a preset |
+# | 7 | the search agent on verl: the multi-turn settings and the agent-loop files |
 #
 # Everything here runs on a CPU: the estimates need only the model's shape, and the GPU measurements
 # were made with `bench/gpu_bench.py` and saved in `bench/results/`.
@@ -153,7 +154,32 @@ for name in ("Qwen/Qwen2.5-0.5B-Instruct", "Qwen/Qwen2.5-3B-Instruct", "Qwen/Qwe
 # `run_first_training.sh --engine verl --dry-run` prints this; here the same function builds it.
 
 # %%
-from minimal_impl.verl_bridge import verl_overrides  # noqa: E402
+from minimal_impl.verl_bridge import agent_loop_files, multi_turn_overrides, untranslated, verl_overrides  # noqa: E402
 
 for override in verl_overrides(build_config("qwen2.5-0.5b_gsm8k", [])):
     print(override)
+
+# %% [markdown]
+# ## 7. The search agent on verl
+#
+# A search preset adds the multi-turn settings of verl's agent loop and two YAML files: the tool config
+# (our `SearchTool` over the retrieval service) and the agent-loop config (`SearchR1AgentLoop`, which
+# keeps our episode rules). Which of our settings becomes which verl setting? `max_turns = 2` becomes
+# 3 assistant turns and 2 user turns; the whole episode's budget is `data.max_response_length`.
+# The stock `tool_agent` loop needs a character budget for observations instead: compare the two.
+# (The tests run both loops on a CPU with a scripted LLM server; see the notes' mapping table.)
+
+# %%
+search = build_config("qwen2.5-0.5b_nq_search", [])
+for agent_loop in ("search_r1", "tool_agent"):
+    print(f"--- {agent_loop}")
+    for key, value in multi_turn_overrides(search, agent_loop).items():
+        print(f"{key}={value}")
+print(
+    "data.max_response_length =",
+    search.max_response_tokens,
+    "= (max_turns + 1) x max_new_tokens + max_turns x max_obs_tokens",
+)
+for path, text in agent_loop_files(search).items():
+    print(f"--- {path.name}\n{text}")
+print("\n".join(untranslated(search, "tool_agent")))

@@ -54,6 +54,23 @@ def test_compute_score_qa_matches_rewards() -> None:
         assert compute_score(source, "<answer> Paris </answer>", truth, reward_fn="em_format") == pytest.approx(0.8)
 
 
+def test_compute_score_reads_the_episode_texts_of_the_search_agent() -> None:
+    """With SearchR1AgentLoop's episode in extra_info the hook scores what Task.score scores: EM the model's
+    own turns, em_format the whole sequence; verl's solution_str (observations included) only without one."""
+    truth = {"target": ["Paris"]}
+    message = "\nMy previous action is invalid. ... between <answer> and </answer>. Let me try again.\n"
+    solution_str = "<search> q </search>" + message + "I give up"  # what verl decodes: a fake answer "and"
+    episode = {"model_text": "<search> q </search>I give up", "full_text": solution_str}
+    assert compute_score("nq", solution_str, truth, format_score=0.1) == 0.1  # "and" is a wrong answer
+    assert compute_score("nq", solution_str, truth, {"search_r1_episode": episode}, format_score=0.1) == 0.0
+    valid = "<think> a </think> <search> q </search>\n\n<information>Doc 1(Title: Paris) x</information>\n\n"
+    valid += "<think> b </think> <answer> Paris </answer>"
+    episode = {"model_text": "<think> a </think> <search> q </search><think> b </think> <answer> Paris </answer>",
+               "full_text": valid}  # fmt: skip
+    assert compute_score("nq", "ignored", truth, {"search_r1_episode": episode}, reward_fn="em_format") == 1.0
+    assert compute_score("nq", "ignored", truth, {"search_r1_episode": episode}) == 1.0
+
+
 def test_compute_score_rejects_unknown_source_and_wrong_reward() -> None:
     with pytest.raises(ValueError, match="unknown data_source 'math500'"):
         compute_score("math500", "#### 1", "1")
@@ -124,19 +141,75 @@ def test_overrides_for_ppo_lora_and_the_search_task() -> None:
         "all-linear",
     )
     assert got["+reward.custom_reward_function.reward_kwargs.reward_fn"] == "em_format"
+    assert got["actor_rollout_ref.rollout.agent.default_agent_loop"] == "search_r1_agent"
     notes = " ".join(verl_bridge.untranslated(config))
-    assert "actor_rollout_ref.rollout.multi_turn.enable" in notes and "warmup_sft_steps" in notes
+    assert "SearchR1AgentLoop" in notes and "warmup_sft_steps" in notes
     with pytest.raises(ValueError, match="multiple of n_gpus"):
         verl_bridge.verl_overrides(config, n_gpus=3)  # 4 prompts x 8 responses do not split over 3 GPUs
+    with pytest.raises(ValueError, match="agent_loop='hermes'"):
+        verl_bridge.verl_overrides(config, agent_loop="hermes")
+
+
+def test_multi_turn_overrides_of_the_search_preset_by_hand(tmp_path: Path) -> None:
+    """qwen2.5-0.5b_nq_search.yaml (max_turns 2, max_new_tokens 500, max_obs_tokens 500), by hand."""
+    import yaml
+
+    config = build_config("qwen2.5-0.5b_nq_search", [f"output_dir={tmp_path}"])
+    got = dict(o.split("=", 1) for o in verl_bridge.verl_overrides(config))
+    folder = tmp_path / "qwen2.5-0.5b_nq_search" / "verl"
+    mt, agent = "actor_rollout_ref.rollout.multi_turn.", "actor_rollout_ref.rollout.agent."
+    expected = {
+        "data.max_response_length": "2500",  # 3 turns x 500 + 2 observations x 500: the whole episode
+        mt + "enable": "true",
+        mt + "format": "search_r1",
+        mt + "max_assistant_turns": "3",  # max_turns + the answer-only turn
+        mt + "max_user_turns": "2",
+        mt + "max_parallel_calls": "1",
+        mt + "tool_config_path": str(folder / "search_tool.yaml"),
+        agent + "default_agent_loop": "search_r1_agent",
+        agent + "agent_loop_config_path": str(folder / "agent_loop.yaml"),
+    }
+    assert {k: got.get(k) for k in expected} == expected
+    assert mt + "max_tool_response_length" not in got  # search_r1_agent cuts observations in tokens itself
+    files = {path.name: yaml.safe_load(text) for path, text in verl_bridge.agent_loop_files(config).items()}
+    (tool,) = files["search_tool.yaml"]["tools"]
+    assert tool["class_name"] == "minimal_impl.verl_search_tool.SearchTool"
+    assert tool["config"] == {"type": "native", "retriever_url": "http://127.0.0.1:8000/retrieve", "corpus_path": "",
+                              "topk": 3}  # fmt: skip
+    assert tool["tool_schema"]["function"]["name"] == "search"
+    assert files["agent_loop.yaml"] == [
+        {"name": "search_r1_agent", "_target_": "minimal_impl.verl_agent_loop.SearchR1AgentLoop",
+         "max_new_tokens": 500, "max_obs_tokens": 500}
+    ]  # fmt: skip
+
+    stock = dict(o.split("=", 1) for o in verl_bridge.verl_overrides(config, agent_loop="tool_agent"))
+    assert stock[agent + "default_agent_loop"] == "tool_agent" and agent + "agent_loop_config_path" not in stock
+    assert (stock[mt + "max_tool_response_length"], stock[mt + "tool_response_truncate_side"]) == ("2000", "right")
+    assert list(verl_bridge.agent_loop_files(config, "tool_agent")) == [folder / "search_tool.yaml"]
+    assert "chat template" in " ".join(verl_bridge.untranslated(config, "tool_agent"))
+
+
+def test_search_tool_config_follows_the_retriever(tmp_path: Path) -> None:
+    """In-process BM25 over the task's corpus without retriever_url; NQ (wiki-18) needs the service."""
+    sample = build_config("tiny_sample_nq", [f"data_dir={tmp_path}"])
+    settings = verl_bridge.tool_config(sample)["tools"][0]["config"]
+    assert settings == {"type": "native", "retriever_url": "", "corpus_path": str(tmp_path / "sample-nq" / "corpus.jsonl"),
+                        "topk": 1}  # fmt: skip
+    with pytest.raises(ValueError, match="set retriever_url"):
+        verl_bridge.verl_overrides(build_config("qwen2.5-0.5b_nq_search", ["retriever_url="]))
+    assert verl_bridge.agent_loop_files(build_config("tiny_sample_gsm8k")) == {}  # single turn: no agent loop files
 
 
 # ---------------------------------------------------------------- (c) verl's own config and checks
 
-# every preset on one GPU, and two variants for what the presets leave out (each composition costs ~0.8 s)
-VARIANTS = [(preset, [], 1) for preset in PRESETS] + [
-    ("qwen2.5-0.5b_gsm8k", ["reward_fn=gsm8k_flexible", "format_score=0.1", "clip_ratio_c=3.0", "kl_loss_type=k3+"], 8),
-    ("tiny_sample_gsm8k", ["adv_estimator=rloo", "use_kl_loss=false", "use_kl_in_reward=true", "kl_ctrl=adaptive"], 2),
-]
+# every preset on one GPU, and variants for what the presets leave out (each composition costs ~0.8 s)
+VARIANTS = [(preset, [], 1, "search_r1") for preset in PRESETS] + [
+    ("qwen2.5-0.5b_gsm8k", ["reward_fn=gsm8k_flexible", "format_score=0.1", "clip_ratio_c=3.0", "kl_loss_type=k3+"], 8,
+     "search_r1"),
+    ("tiny_sample_gsm8k", ["adv_estimator=rloo", "use_kl_loss=false", "use_kl_in_reward=true", "kl_ctrl=adaptive"], 2,
+     "search_r1"),
+    ("qwen2.5-0.5b_nq_search", ["max_turns=4", "max_obs_tokens=300"], 2, "tool_agent"),
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -148,9 +221,9 @@ def verl_compose():
         yield lambda overrides: hydra.compose(config_name="ppo_trainer", overrides=overrides)
 
 
-@pytest.mark.parametrize(("preset", "extra", "n_gpus"), VARIANTS)
+@pytest.mark.parametrize(("preset", "extra", "n_gpus", "agent_loop"), VARIANTS)
 def test_verl_composes_and_validates(
-    verl_compose, tiny_model_dir: Path, preset: str, extra: list[str], n_gpus: int
+    verl_compose, tiny_model_dir: Path, preset: str, extra: list[str], n_gpus: int, agent_loop: str
 ) -> None:
     import importlib.util
 
@@ -163,7 +236,7 @@ def test_verl_composes_and_validates(
     config = build_config(preset, extra)
     if config.adv_estimator == "gae":  # verl's critic check loads the model's config and tokenizer: keep it offline
         config = build_config(preset, [*extra, f"model_path={tiny_model_dir}"])
-    cfg = verl_compose(verl_bridge.verl_overrides(config, n_gpus))  # an unknown key fails here
+    cfg = verl_compose(verl_bridge.verl_overrides(config, n_gpus, agent_loop))  # an unknown key fails here
     use_ref, use_critic = need_reference_policy(cfg), need_critic(cfg)
     assert (use_ref, use_critic) == (config.use_kl_loss or config.use_kl_in_reward, config.adv_estimator == "gae")
     if config.lora_rank and importlib.util.find_spec("vllm") is None:
@@ -177,6 +250,16 @@ def test_verl_composes_and_validates(
     kl_penalty(torch.zeros(2), torch.zeros(2), cfg.actor_rollout_ref.actor.kl_loss_type)
     assert cfg.actor_rollout_ref.rollout.prompt_length == config.max_prompt_length  # verl's own interpolation
     assert cfg.actor_rollout_ref.actor.rollout_n == config.rollout_n
+    rollout = omega_conf_to_dataclass(cfg.actor_rollout_ref.rollout)  # verl's RolloutConfig, as its workers build it
+    assert rollout.response_length == config.max_response_tokens
+    assert rollout.multi_turn.enable == config.is_search_task
+    if config.is_search_task:
+        assert (rollout.multi_turn.max_assistant_turns, rollout.multi_turn.max_user_turns) == (
+            config.max_turns + 1,
+            config.max_turns,
+        )
+        assert rollout.multi_turn.format == "search_r1"
+        assert rollout.agent.default_agent_loop == verl_bridge.AGENT_LOOPS[agent_loop]
 
     # verl loads the reward file by its path, as its reward loop will, and calls it as its reward manager does
     reward_fn = get_custom_reward_fn(cfg)
@@ -203,9 +286,23 @@ def test_cli_dry_run_prepares_data_and_prints_the_command(tmp_path: Path, capsys
 
 def test_cli_without_a_gpu_is_a_clear_error(tmp_path: Path, monkeypatch, capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setattr(verl_bridge, "_gpu_count", lambda: 0)
-    monkeypatch.setattr(verl_bridge.os, "execv", lambda *a: pytest.fail("must not start verl"))
+    monkeypatch.setattr(verl_bridge.os, "execve", lambda *a: pytest.fail("must not start verl"))
     argv = ["--preset", "tiny_sample_gsm8k", f"data_dir={tmp_path}", f"output_dir={tmp_path}"]
     assert verl_bridge.main(argv) == 2
     assert re.search(r"error: (verl needs 1 CUDA GPU|.* not importable)", capsys.readouterr().err)
     assert verl_bridge.main(["--preset", "tiny_sample_gsm8k", "no_such_key=1"]) == 2
     assert "unknown config key 'no_such_key'" in capsys.readouterr().err
+
+
+def test_cli_dry_run_of_a_search_task_writes_the_agent_loop_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    argv = ["--preset", "tiny_sample_nq", "--dry-run", f"data_dir={tmp_path / 'data'}", f"output_dir={tmp_path}"]
+    assert verl_bridge.main(argv) == 0
+    out = capsys.readouterr().out
+    folder = tmp_path / "tiny_sample_nq" / "verl"
+    assert (folder / "search_tool.yaml").is_file() and (folder / "agent_loop.yaml").is_file()
+    assert f"wrote {folder / 'search_tool.yaml'}:" in out and "_target_: minimal_impl.verl_agent_loop" in out
+    assert f"PYTHONPATH={verl_bridge.ROOT}" in out  # verl's workers import our tool and loop by module name
+    assert "actor_rollout_ref.rollout.multi_turn.enable=true" in out
+    assert verl_bridge.worker_env({"PYTHONPATH": "/x"})["PYTHONPATH"] == f"{verl_bridge.ROOT}:/x"
