@@ -72,7 +72,7 @@ def ppo_policy_loss(
 
     Per token, with ratio r = exp(logp - logp_old) and advantage A:
         L = max(-A * r, -A * clip(r, 1 - clip_low, 1 + clip_high))
-    and with dual clip c (Ye et al. 2019, arXiv 1912.09729), for A < 0 only:
+    and with dual clip c (Ye et al., AAAI 2020; arXiv 1912.09729, December 2019), for A < 0 only:
         L = min(L, -A * c)
     which caps the loss when r has grown far beyond 1 on a bad action.
 
