@@ -20,6 +20,7 @@ import math
 import textwrap
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 
 
@@ -88,8 +89,12 @@ def _fmt(x: object, focus: tuple[int, ...] | None = None) -> str:
             return f"tensor of shape {shape}; {label}: {_list(x[window].flatten().tolist())}"
         head = x.flatten()[:6].tolist()
         return f"tensor of shape {shape}, starting {_list(head)} ..."
-    if isinstance(x, (list, tuple)) and len(x) > SMALL and all(isinstance(v, (int, float)) for v in x):
-        return f"{type(x).__name__} of {len(x)} numbers, starting {_list(x[:6])} ..."
+    if isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.number):
+        return _fmt(torch.from_numpy(np.array(x, dtype=np.float64)), focus)
+    if isinstance(x, (list, tuple)) and x and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in x):
+        if len(x) > SMALL:
+            return f"{type(x).__name__} of {len(x)} numbers, starting {_list(x[:6])} ..."
+        return _list(x)
     return repr(x)
 
 
@@ -183,31 +188,41 @@ def expect_close(
     if not bad.any():
         return
     idx = tuple(int(i) for i in bad.nonzero()[0]) if got_t.dim() else ()
-    first = f"first mismatch at {_where(idx)}: expected {_num(expected_t[idx].item())}, got {_num(got_t[idx].item())}"
     if got_t.dim():
-        first += f" ({int(bad.sum())} of {bad.numel()} elements differ)"
-    lines: list[str] = []
-    if torch.isnan(got_t).any() and not torch.isnan(expected_t).any():
-        lines.append("NaN in your output: a 0/0 or log(0) somewhere (an all-zero mask, a zero std, a zero count?)")
-    mask_t = None if mask is None else _as_tensor(mask)
-    if mask_t is not None and mask_t.shape == expected_t.shape and not (bad & (mask_t != 0)).any():
-        n_valid = int((mask_t != 0).sum())
-        lines.insert(
-            0,
-            f"all {n_valid} valid positions (mask 1) match; only masked positions (mask 0) differ, first at "
-            f"{_where(idx)}. The values there follow a convention, not the formula:",
+        first = (
+            f"first mismatch at {_where(idx)}: expected {_num(expected_t[idx].item())}, got "
+            f"{_num(got_t[idx].item())} ({int(bad.sum())} of {bad.numel()} elements differ)"
         )
-    for wrong, explanation in mistakes:
-        wrong_t = _as_tensor(wrong)
-        if wrong_t.shape == got_t.shape and bool(_close(got_t, wrong_t, atol, rtol).all()):
-            lines.append(f"your result is exactly what this mistake gives: {explanation}")
-            break
+    else:
+        first = f"expected {_num(expected_t.item())}, got {_num(got_t.item())}"
+    mask_t = None if mask is None else _as_tensor(mask)
+    lines: list[str] = []
+    matched = next(
+        (
+            explanation
+            for wrong, explanation in mistakes
+            if _as_tensor(wrong).shape == got_t.shape and bool(_close(got_t, _as_tensor(wrong), atol, rtol).all())
+        ),
+        None,
+    )
+    if matched is not None:  # the most specific explanation: say only that
+        lines.append(f"your result is exactly what this mistake gives: {matched}")
+    elif mask_t is not None and mask_t.shape == expected_t.shape and not (bad & (mask_t != 0)).any():
+        n_valid = int((mask_t != 0).sum())
+        lines.append(
+            f"all {n_valid} valid positions (mask 1) match; only masked positions (mask 0) differ, first at "
+            f"{_where(idx)}. The values there follow a convention, not the formula:"
+        )
+        lines += notes
+    else:
+        if torch.isnan(got_t).any() and not torch.isnan(expected_t).any():
+            lines.append("NaN in your output: a 0/0 or log(0) somewhere (an all-zero mask, a zero std, a zero count?)")
+        lines += notes
     raise CheckFailed(
         "\n".join(
             [f"{case}: mismatch - {first}"]
-            + [wrapped for line in lines + notes for wrapped in _wrap(line)]
+            + [wrapped for line in lines for wrapped in _wrap(line)]
             + [f"  {line}" for line in _window(expected_t, got_t, mask_t, idx)]
-            + ([f"  expected: {_fmt(expected_t)}", f"  got:      {_fmt(got_t)}"] if got_t.dim() == 0 else [])
             + _input_lines(inputs, idx or None)
         )
     )

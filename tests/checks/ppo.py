@@ -153,6 +153,23 @@ def policy_loss_asymmetric_clip(fn: Callable) -> None:
         inputs,
         mistakes=_policy_mistakes(low=0.2, high=0.28),
     )
+    # swapped bounds ([0.72, 1.2]) move the A>0 and A<0 tokens by -0.08 and +0.08: the mean above cannot
+    # see it, the A>0 row alone can
+    positive_only = torch.tensor([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
+    loss, _ = fn(logprobs, old, adv, positive_only, clip_low=0.2, clip_high=0.28)
+    expect_close(
+        "clip-higher on the A > 0 row only: the r = 1.5 token is clipped at 1 + clip_high = 1.28",
+        loss,
+        (-1.28 - 0.5 - 1.1) / 3,
+        {**inputs, "mask": positive_only},
+        mistakes=[
+            (
+                (-1.2 - 0.5 - 1.1) / 3,
+                "the upper bound is 1.2: clip_low and clip_high are swapped, or clip_high is "
+                "ignored; the bounds are 1 - clip_low and 1 + clip_high",
+            ),
+        ],
+    )
 
 
 def policy_loss_gradient_zero_outside_trust_region(fn: Callable) -> None:
@@ -338,6 +355,11 @@ def entropy_hand_worked(fn: Callable) -> None:
                 [[math.log(4), float("nan"), 0.0]],
                 "log(softmax) gives log 0 = -inf on the -1e9 logits and 0 * -inf = "
                 "NaN: use H = logsumexp(z) - sum_v p_v z_v, which never takes log 0",
+            ),
+            (
+                [[math.log(4), float("nan"), float("nan")]],
+                "log(softmax) gives log 0 = -inf on the saturated logits and 0 * -inf = NaN: use "
+                "H = logsumexp(z) - sum_v p_v z_v, which never takes log 0",
             ),
         ],
     )
