@@ -286,9 +286,9 @@ def main(argv: list[str] | None = None) -> int:
         return reveal_hint(args.hint, args.dir if args.dir.is_absolute() else Path.cwd() / args.dir)
 
     if args.list:
-        print(f"{'exercise':42} {'difficulty':14} minutes")
+        print(f"{'exercise':42} {'difficulty':14} minutes  hints")
         for ex in all_exercises():
-            print(f"{ex.qualname:42} {STARS[ex.difficulty]:14} {ex.minutes}")
+            print(f"{ex.qualname:42} {STARS[ex.difficulty]:14} {ex.minutes:>7}  {len(ex.hints):>5}")
         return 0
 
     target = ROOT / GENERATED
