@@ -29,7 +29,8 @@ How an entry is checked:
   this for numbers the note calls approximate ("about 2.5 times").
 - `Measured`: the number(s) in `at` come from a committed results file: with `key` ("a.b.0.c" into a JSON
   file), compared like `Computed`; without `key`, each written number must appear in `source` as written.
-- `Asserted`: a test asserts it: the test must exist and its source must contain each number in `at`.
+- `Asserted`: a test asserts it: the test must exist and write each number in `at` as a literal (a number
+  constant, or a string that is a number; decorators included).
 - `Cited`: quoted from a paper or another project (`source` says where); nothing to compute.
 - `Given`: an input of a worked example, a default or a constant the note states rather than derives (a count
   of things in a sentence); `why` says which.
@@ -275,14 +276,22 @@ class Asserted(Entry):
         node = next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == name), None)
         if node is None:
             return [f"no test {name} in {path_text}"]
-        first = min([node.lineno] + [d.lineno for d in node.decorator_list])  # @settings(max_examples=200) counts
-        source = "\n".join(path.read_text(encoding="utf-8").splitlines()[first - 1 : node.end_lineno])
-        literals = set(re.findall(r"\d+(?:\.\d+)?", source.replace("_", "")))
-        return [
-            f"{n.written} is not in the source of {self.test}"
-            for n in self._written()
-            if _bare(n.written).replace(",", "") not in literals
-        ]
+        literals = _numeric_literals(node)
+        return [f"{n.written} is not a literal in {self.test}" for n in self._written() if abs(n.value) not in literals]
+
+
+def _numeric_literals(node: ast.AST) -> set[float]:
+    """The numbers a test writes as literals (decorators included): int and float constants, and strings
+    that are a number ("0.50"); not digits inside other strings or format specs."""
+    out: set[float] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Constant) and isinstance(sub.value, (int, float)) and not isinstance(sub.value, bool):
+            out.add(abs(float(sub.value)))
+        elif (
+            isinstance(sub, ast.Constant) and isinstance(sub.value, str) and re.fullmatch(r"-?\d+(?:\.\d+)?", sub.value)
+        ):
+            out.add(abs(float(sub.value)))
+    return out
 
 
 @dataclass

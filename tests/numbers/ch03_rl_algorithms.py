@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
 import math
 
 import torch
 
-from minimal_impl import gae, grpo, kl, masked, ppo
-from scripts.check_numbers import Asserted, Cited, Computed, Given
+from minimal_impl import gae, grpo, kl, masked, ppo, probe
+from scripts.check_numbers import ROOT, Asserted, Cited, Computed, Given
 from tests.checks import grpo as grpo_checks
 from tests.checks import kl as kl_checks
 from tests.checks import masked as masked_checks
@@ -203,6 +205,18 @@ def _grpo_group() -> list:
     ]  # fmt: skip
 
 
+# ------------------------------------------------------------------------------ the probe
+_probe = {name: p.default for name, p in inspect.signature(probe.train_probe).parameters.items()}
+
+
+def _probe_seeds() -> list[int]:
+    """The seeds tests/test_probe.py::test_probe_learns is parametrized with, read from its source."""
+    tree = ast.parse((ROOT / "tests/test_probe.py").read_text(encoding="utf-8"))
+    test = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "test_probe_learns")
+    call = next(d for d in test.decorator_list if isinstance(d, ast.Call) and ast.literal_eval(d.args[0]) == "seed")
+    return ast.literal_eval(call.args[1])
+
+
 # ------------------------------------------------------------------------------ aggregation and entropy
 def _aggregation() -> list:
     loss, mask = ppo_checks.AGG_LOSS, ppo_checks.AGG_MASK
@@ -380,10 +394,32 @@ NUMBERS = [
         _entropy,
     ),
     # the probe
-    Given("(chance 1/8)", "one of the 8 tokens of the probe's vocabulary matches (minimal_impl/probe.py)"),
+    Computed(
+        "a table of logits (5 positions × 8 tokens) is the policy, a response is 5\nsampled tokens, the reward is the "
+        "share that match a hidden target (chance 1/8). Each step samples 4\ngroups of 8, computes GRPO advantages, "
+        "and takes 2 clipped-loss steps with Adam.",
+        lambda: [
+            _probe["length"],
+            _probe["vocab_size"],
+            _probe["length"],
+            1 / _probe["vocab_size"],
+            _probe["groups"],
+            _probe["group_size"],
+            _probe["ppo_epochs"],
+        ],
+    ),
     Asserted(
-        "the mean\nreward goes from about 0.1 to above 0.99 within 60 steps",
-        test="tests/repo/test_numbers.py::test_probe_numbers_quoted_in_the_notes",
+        "On each of 3 seeds the\nreward starts near chance (below 0.3 at the first step) and ends above 0.9 (the mean "
+        "of the last 5 of\n60 steps)",
+        test="tests/test_probe.py::test_probe_learns",
+        at=("below 0.3", "above 0.9"),
+    ),
+    Computed("On each of 3 seeds", lambda: len(_probe_seeds())),
+    Asserted("the mean of the last 5", test="tests/test_probe.py::_final_reward"),
+    Computed("of\n60 steps", lambda: _probe["steps"]),
+    Asserted(
+        "with the advantage's sign flipped it ends below 0.1",
+        test="tests/test_probe.py::test_probe_fails_with_sign_error",
     ),
     # checklist
     Cited(
