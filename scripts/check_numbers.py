@@ -79,8 +79,9 @@ TOKEN = re.compile(
 _SKIP = re.compile(
     r"arXiv\s+\d{4}\.\d{4,5}|Python (?:≥ ?)?\d+\.\d+\+?|\d+\.\d+\.\d+(?:\.\d+)?|\d+(?:\.\d+)?e[-+]?\d+|§\s?\d+(?:\.\d+)*|\bv\d+(?:\.\d+)*"
 )
-# [label](target#anchor "title"): the label stays, target, anchor and title are blanked (as in check_links)
+# "ln 2 / 3", "log(10/7)": a function applied to the numerator, so not a fraction
 _FUNCTION_BEFORE = re.compile(r"(?:ln|log|exp|sqrt)\s?\(?$")
+# [label](target#anchor "title"): the label stays, target, anchor and title are blanked (as in check_links)
 _LINK_TARGET = re.compile(r'\]\(([^)\s#]+(?:#[^)\s]*)?(?:\s+"[^"]*")?)\)')
 
 
@@ -128,8 +129,9 @@ def numbers_in(text: str, offset: int = 0) -> list[Number]:
         if m.group("b") and _FUNCTION_BEFORE.search(text[max(0, start - 6) : start]):
             # "ln 2 / 3" is (ln 2) / 3 and "log(3.5 / 1.5)" a log of a ratio: two numbers, not a fraction
             end_a = m.end("a")
-            out.append(Number(text[start:end_a], a, tol_a, offset + start, offset + end_a, True))
             b, tol_b = _parse_plain(m.group("b"))
+            tol_a, tol_b = (tol if "." in s else 0.0 for tol, s in ((tol_a, m.group("a")), (tol_b, m.group("b"))))
+            out.append(Number(text[start:end_a], a, tol_a, offset + start, offset + end_a, True))
             out.append(Number(m.group("b"), b, tol_b, offset + m.start("b"), offset + m.end("b"), True))
             continue
         if m.group("b"):
