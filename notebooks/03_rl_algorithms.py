@@ -227,8 +227,8 @@ assert torch.allclose(mt_adv[:, keep], compact_adv)
 # the notes ($\mathrm{KL}(p \| q) = 0.3 \ln 2.5 \approx 0.2749$). We only ever
 # see sampled tokens $x \sim p$ and their log-ratio $l = \log p(x) - \log q(x)$, so the KL is estimated
 # per sample: $k_1 = l$, $k_2 = l^2/2$, $k_3 = e^{-l} - 1 + l$. Left: the per-sample values, one spike per
-# token ($k_1$ is negative on every sample of the third token, $k_3$ never). Right: the estimate averaged over n samples, mean
-# ± one std over 200 repeats. Look at: $k_1$ and $k_3$ both converge on the true KL (unbiased), $k_3$
+# token ($k_1$ is negative on every sample of the third token, $k_3$ never). Right: the estimate averaged
+# over n samples, mean ± one std over 200 repeats. Look at: $k_1$ and $k_3$ both converge on the true KL (unbiased), $k_3$
 # with a narrower band; $k_2$ converges to the wrong value (biased), even if its band is narrow.
 
 # %%
