@@ -1,5 +1,5 @@
 # Chapter 06 notes: learning_notes/06_training_engineering/README.md#the-actor-loss-of-one-micro-batch
-# Generated from minimal_impl/actor_loss.py by scripts/make_exercises.py; do not edit here: work in a copy (README.md#exercise-mode).
+# Generated from minimal_impl/actor_loss.py by scripts/make_exercises.py; do not edit here: make your own copy with `python scripts/make_exercises.py --out my_solutions` (README.md#exercise-mode).
 """The actor loss of one micro-batch: the heart of the PPO/GRPO update, built from chapter 03's pieces.
 
     logits --> log-probs at the sampling temperature --> clipped policy loss (ppo.py)
@@ -41,10 +41,9 @@ def logprobs_from_logits(logits: torch.Tensor, targets: torch.Tensor, temperatur
         with temperature 2 the logits become [0, 0, 0.3466] and the same target gets -0.8814.
     """
     # Exercise: difficulty ★☆☆ (easy), about 10 minutes.
-    # Hints:
-    #   1. Work in float32 (`.float()`): a log-softmax in bf16 loses the small differences the ratio is made of.
-    #   2. log p(x) = z_x - logsumexp(z): gather the target's score along the last dimension, then subtract.
-    #   3. Forgetting the temperature gives log-probs of a different distribution than the one sampled: the ratio is off from step 1.
+    # Hint 1 of 3: Work in float32 (`.float()`): a log-softmax in bf16 loses the small differences the ratio is made
+    #   of.
+    # Stuck? The next hint: python scripts/make_exercises.py --hint actor_loss.logprobs_from_logits
     raise NotImplementedError("actor_loss.logprobs_from_logits: exercise not implemented yet")
 
 
@@ -91,10 +90,7 @@ def actor_loss(
         ratio 1, pg_loss = -1; entropy ln 2 = 0.6931; with entropy_coef 0.1 the loss is -1.0693.
     """
     # Exercise: difficulty ★★★ (hard), about 30 minutes.
-    # Hints:
-    #   1. Scale the logits by the temperature once (in float32) and use them for both the log-probs and the entropy.
-    #   2. policy_loss defaults to ppo_policy_loss with agg=agg (functools.partial); it returns (loss, stats).
-    #   3. The KL term is kl_loss(logprobs, ref_logprobs, mask, kl_type, agg), added with weight kl_coef.
-    #   4. The entropy enters with a minus sign (a bonus); it needs a graph only when entropy_coef != 0.
-    #   5. Aggregate the per-token entropy with aggregate_loss and the same agg, and log it either way.
+    # Hint 1 of 5: Scale the logits by the temperature once (in float32) and use them for both the log-probs and the
+    #   entropy.
+    # Stuck? The next hint: python scripts/make_exercises.py --hint actor_loss.actor_loss
     raise NotImplementedError("actor_loss.actor_loss: exercise not implemented yet")

@@ -1,5 +1,5 @@
 # Chapter 05 notes: learning_notes/05_agent_rl/README.md#bm25-derived-with-a-worked-example
-# Generated from minimal_impl/bm25.py by scripts/make_exercises.py; do not edit here: work in a copy (README.md#exercise-mode).
+# Generated from minimal_impl/bm25.py by scripts/make_exercises.py; do not edit here: make your own copy with `python scripts/make_exercises.py --out my_solutions` (README.md#exercise-mode).
 """BM25 from scratch: the retriever behind the search tool of the agent in chapter 05.
 
 A document d's score for a query q is a sum over the query's tokens t (repeated tokens count again):
@@ -83,10 +83,8 @@ def compute_idf(df: np.ndarray, num_docs: int, mode: str = "okapi", epsilon: flo
         lucene: `log(1 + (N - df + 0.5) / (df + 0.5))`, always > 0.
     """
     # Exercise: difficulty ★☆☆ (easy), about 15 minutes.
-    # Hints:
-    #   1. okapi: idf = log(N - df + 0.5) - log(df + 0.5); it is < 0 exactly when df > N/2.
-    #   2. Take the mean over all terms *before* replacing anything, then set every idf < 0 (strictly) to epsilon * mean.
-    #   3. lucene: idf = log(1 + (N - df + 0.5) / (df + 0.5)); np.log1p(x) is log(1 + x). An empty vocabulary gives an empty array.
+    # Hint 1 of 3: okapi: idf = log(N - df + 0.5) - log(df + 0.5); it is < 0 exactly when df > N/2.
+    # Stuck? The next hint: python scripts/make_exercises.py --hint bm25.compute_idf
     raise NotImplementedError("bm25.compute_idf: exercise not implemented yet")
 
 
@@ -113,10 +111,9 @@ def bm25_weights(
         `w(t,d) = idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * |d| / avgdl))`, avgdl the mean of doc_len.
     """
     # Exercise: difficulty ★★☆ (medium), about 25 minutes.
-    # Hints:
-    #   1. A CSR matrix stores its entries in `tf.data`; entry j lies in column `tf.indices[j]` (the document) and in row t for tf.indptr[t] <= j < tf.indptr[t + 1].
-    #   2. np.repeat(np.arange(V), np.diff(tf.indptr)) gives the row (term) of every stored entry; doc_len[tf.indices] its document's length.
-    #   3. Compute all weights at once as one vectorised expression, then build sp.csr_matrix((weights, tf.indices, tf.indptr), shape=tf.shape).
+    # Hint 1 of 3: A CSR matrix stores its entries in `tf.data`; entry j lies in column `tf.indices[j]` (the
+    #   document) and in row t for tf.indptr[t] <= j < tf.indptr[t + 1].
+    # Stuck? The next hint: python scripts/make_exercises.py --hint bm25.bm25_weights
     raise NotImplementedError("bm25.bm25_weights: exercise not implemented yet")
 
 
@@ -126,17 +123,16 @@ def top_k(doc_ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, 
     Args:
         doc_ids: `[n]` distinct document ids of the candidates.
         scores: `[n]` their scores.
-        k: how many to return (k >= 1); fewer come back when n < k.
+        k: how many to return; k < 1 raises ValueError; fewer come back when n < k.
 
     Returns:
         `[min(k, n)]` document ids and `[min(k, n)]` scores, ordered by (score descending, id ascending).
         Cost O(n + k log k): a linear-time selection, then a sort of the k survivors only.
     """
     # Exercise: difficulty ★★☆ (medium), about 25 minutes.
-    # Hints:
-    #   1. The k-th largest score is np.partition(scores, n - k)[n - k] (only when n > k; otherwise every candidate is kept).
-    #   2. Every score strictly above it is in; of the candidates tied with it, keep the ones with the lowest doc ids (np.argpartition on their ids).
-    #   3. Sort the <= k survivors with np.lexsort((ids, -scores)): the last key is the primary one.
+    # Hint 1 of 3: Reject k < 1 with a ValueError first. Then find the k-th largest score without sorting everything
+    #   (np.partition; only when n > k, otherwise every candidate is kept).
+    # Stuck? The next hint: python scripts/make_exercises.py --hint bm25.top_k
     raise NotImplementedError("bm25.top_k: exercise not implemented yet")
 
 

@@ -1,5 +1,5 @@
 # Chapter 03 notes: learning_notes/03_rl_algorithms/README.md#gae-generalized-advantage-estimation
-# Generated from minimal_impl/gae.py by scripts/make_exercises.py; do not edit here: work in a copy (README.md#exercise-mode).
+# Generated from minimal_impl/gae.py by scripts/make_exercises.py; do not edit here: make your own copy with `python scripts/make_exercises.py --out my_solutions` (README.md#exercise-mode).
 """Generalized Advantage Estimation (Schulman et al. 2015, arXiv 1506.02438) over token sequences.
 
 In LLM RL each response token is an action, the value head gives V(s_t) per token, and the reward is
@@ -37,9 +37,7 @@ def compute_gae(
         equals that of the next valid token (0 after the last one); mask it out before use.
     """
     # Exercise: difficulty ★★☆ (medium), about 25 minutes.
-    # Hints:
-    #   1. Walk t from T-1 down to 0, carrying `next_value` (V of the next *valid* token) and `last_gae` (the advantage at that token), both starting at 0.
-    #   2. delta_t = r_t + gamma * next_value - V_t ; A_t = delta_t + gamma * lam * last_gae.
-    #   3. At a masked position (m_t = 0) keep the carried `next_value` and `last_gae` unchanged: x = m_t * new + (1 - m_t) * old.
-    #   4. Stack the per-step advantages in forward order, then returns = advantages + values.
+    # Hint 1 of 4: GAE looks at the future: each A_t needs two numbers from the next valid step, its value and its
+    #   advantage. Walk the positions backwards and carry them.
+    # Stuck? The next hint: python scripts/make_exercises.py --hint gae.compute_gae
     raise NotImplementedError("gae.compute_gae: exercise not implemented yet")

@@ -1,5 +1,5 @@
 # Chapter 03 notes: learning_notes/03_rl_algorithms/README.md#grpo-rloo-and-drgrpo
-# Generated from minimal_impl/grpo.py by scripts/make_exercises.py; do not edit here: work in a copy (README.md#exercise-mode).
+# Generated from minimal_impl/grpo.py by scripts/make_exercises.py; do not edit here: make your own copy with `python scripts/make_exercises.py --out my_solutions` (README.md#exercise-mode).
 """Group-relative advantages: GRPO (Shao et al. 2024, arXiv 2402.03300), Dr.GRPO and RLOO.
 
 Sample n responses per prompt (a group), score each, and use the other members of the group as the
@@ -48,10 +48,9 @@ def grpo_advantages(
         a quirk to know when n = 1 or when groups get filtered.
     """
     # Exercise: difficulty ★★☆ (medium), about 15 minutes.
-    # Hints:
-    #   1. Collect the row indices of each group id (a dict of lists is fine).
-    #   2. For a group of size > 1: mean = s.mean(), std = s.std() (unbiased); for size 1: mean = 0, std = 1.
-    #   3. A_i = (s_i - mean) / (std + eps), or s_i - mean when scale_by_std is False.
+    # Hint 1 of 3: Rows with the same group id form a group, and groups need not be contiguous: gather each group's
+    #   rows first (this module has a helper that also checks the lengths).
+    # Stuck? The next hint: python scripts/make_exercises.py --hint grpo.grpo_advantages
     raise NotImplementedError("grpo.grpo_advantages: exercise not implemented yet")
 
 
@@ -69,9 +68,9 @@ def rloo_advantages(scores: torch.Tensor, group_ids: Sequence | np.ndarray | tor
         `[B]` advantages. A group of one has no "others": verl leaves its raw score, as we do.
     """
     # Exercise: difficulty ★☆☆ (easy), about 10 minutes.
-    # Hints:
-    #   1. For each group of size n > 1: A_i = s_i * n / (n - 1) - mean * n / (n - 1).
-    #   2. A singleton keeps its raw score.
+    # Hint 1 of 2: The baseline of response i is the mean of the *other* responses of its group. Write s_i - mean_{j
+    #   != i} s_j in terms of the group mean and n.
+    # Stuck? The next hint: python scripts/make_exercises.py --hint grpo.rloo_advantages
     raise NotImplementedError("grpo.rloo_advantages: exercise not implemented yet")
 
 

@@ -1,5 +1,5 @@
 # Chapter 03 notes: learning_notes/03_rl_algorithms/README.md#kl-estimators-k1-k2-k3
-# Generated from minimal_impl/kl.py by scripts/make_exercises.py; do not edit here: work in a copy (README.md#exercise-mode).
+# Generated from minimal_impl/kl.py by scripts/make_exercises.py; do not edit here: make your own copy with `python scripts/make_exercises.py --out my_solutions` (README.md#exercise-mode).
 """Per-token KL estimators, KL as a reward penalty or a loss term, and the KL coefficient controllers.
 
 We only ever have log-probs of the *sampled* tokens, not full distributions, so KL(pi || pi_ref) is
@@ -40,10 +40,9 @@ def kl_estimate(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, kind: str = 
         [-10, 10], as verl does, so a single wild token cannot dominate.
     """
     # Exercise: difficulty ★★☆ (medium), about 15 minutes.
-    # Hints:
-    #   1. With l = logprobs - ref_logprobs: k1 = l, abs = |l|, k2 = 0.5 * l^2.
-    #   2. k3: with d = clamp(ref_logprobs - logprobs, -20, 20): k3 = clamp(exp(d) - d - 1, -10, 10).
-    #   3. Straight-through "+": value of the base estimator, gradient of k2: k2 - k2.detach() + base.detach(). "k2+" is just k2.
+    # Hint 1 of 4: Every estimator is a function of the per-token log-ratio l = logprobs - ref_logprobs; the table
+    #   in the notes gives each one.
+    # Stuck? The next hint: python scripts/make_exercises.py --hint kl.kl_estimate
     raise NotImplementedError("kl.kl_estimate: exercise not implemented yet")
 
 
@@ -73,9 +72,9 @@ def kl_penalty_rewards(
         which is what verl feeds to the adaptive controller.
     """
     # Exercise: difficulty ★☆☆ (easy), about 10 minutes.
-    # Hints:
-    #   1. kld = kl_estimate(old_logprobs, ref_logprobs, kind) * mask; rewards = token_scores - beta * kld.
-    #   2. The reported KL is masked_mean(kld, mask, dim=-1) (one value per sequence) averaged over the batch.
+    # Hint 1 of 2: The penalty is subtracted from every valid token's reward, computed from the rollout policy's
+    #   log-probs (no gradient needed).
+    # Stuck? The next hint: python scripts/make_exercises.py --hint kl.kl_penalty_rewards
     raise NotImplementedError("kl.kl_penalty_rewards: exercise not implemented yet")
 
 
@@ -99,8 +98,7 @@ def kl_loss(
         agg: aggregation mode, the same as the policy loss's.
     """
     # Exercise: difficulty ★☆☆ (easy), about 5 minutes.
-    # Hints:
-    #   1. One line: aggregate the per-token kl_estimate with aggregate_loss.
+    # Hint 1 of 1: A per-token estimate, then the same aggregation as the policy loss: both already exist.
     raise NotImplementedError("kl.kl_loss: exercise not implemented yet")
 
 
@@ -135,6 +133,7 @@ class AdaptiveKLController:
             n_steps: samples in that batch (verl passes the batch size).
         """
         # Exercise: difficulty ★☆☆ (easy), about 5 minutes.
-        # Hints:
-        #   1. error = clip(current_kl / target - 1, -0.2, 0.2); beta *= 1 + error * n_steps / horizon.
+        # Hint 1 of 2: A proportional controller: how far is the measured KL from the target, relative to the
+        #   target? Limit that error to +-20%.
+        # Stuck? The next hint: python scripts/make_exercises.py --hint kl.AdaptiveKLController.update
         raise NotImplementedError("kl.AdaptiveKLController.update: exercise not implemented yet")

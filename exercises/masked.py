@@ -1,5 +1,5 @@
 # Chapter 03 notes: learning_notes/03_rl_algorithms/README.md#masked-statistics
-# Generated from minimal_impl/masked.py by scripts/make_exercises.py; do not edit here: work in a copy (README.md#exercise-mode).
+# Generated from minimal_impl/masked.py by scripts/make_exercises.py; do not edit here: make your own copy with `python scripts/make_exercises.py --out my_solutions` (README.md#exercise-mode).
 """Statistics over the valid tokens of a padded batch.
 
 Every RL tensor here is `[B, T]`: B sequences, T response positions, with a 0/1 mask that marks
@@ -39,9 +39,9 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor, dim: int | None = None
         The masked mean; an all-zero mask gives 0 (not NaN) thanks to the `1e-8` in the denominator.
     """
     # Exercise: difficulty ★☆☆ (easy), about 5 minutes.
-    # Hints:
-    #   1. Reuse `masked_sum` for the numerator.
-    #   2. The denominator is the number of valid positions, `mask.sum(dim)`, plus 1e-8 (as verl does) so that an all-zero mask gives 0.
+    # Hint 1 of 3: The mean of the valid positions only: a masked sum over the number of valid positions. This
+    #   module already has a helper for one of the two.
+    # Stuck? The next hint: python scripts/make_exercises.py --hint masked.masked_mean
     raise NotImplementedError("masked.masked_mean: exercise not implemented yet")
 
 
@@ -59,10 +59,9 @@ def masked_var(values: torch.Tensor, mask: torch.Tensor, unbiased: bool = True) 
         cannot crash a training step. `masked_whiten` then returns zeros.
     """
     # Exercise: difficulty ★☆☆ (easy), about 10 minutes.
-    # Hints:
-    #   1. Centre the values with `masked_mean`, then take the masked mean of the squares.
-    #   2. Bessel's correction multiplies by n / (n - 1), where n = mask.sum().
-    #   3. Return a zero tensor when n < 2 when unbiased (n < 1 otherwise) instead of raising.
+    # Hint 1 of 3: Variance is the mean squared deviation from the mean, where both means count the valid positions
+    #   only (reuse masked_mean).
+    # Stuck? The next hint: python scripts/make_exercises.py --hint masked.masked_var
     raise NotImplementedError("masked.masked_var: exercise not implemented yet")
 
 
@@ -80,7 +79,7 @@ def masked_whiten(values: torch.Tensor, mask: torch.Tensor, shift_mean: bool = T
         zeros (plus the mean if `shift_mean` is False): one number has no spread to scale by.
     """
     # Exercise: difficulty ★☆☆ (easy), about 5 minutes.
-    # Hints:
-    #   1. whitened = (x - mean) * rsqrt(var + 1e-8), using masked_mean and the unbiased masked_var.
-    #   2. Handle the degenerate case (mask.sum() < 2) by returning zeros, not by dividing.
+    # Hint 1 of 3: Whitening subtracts the mean and divides by the standard deviation, both taken over the valid
+    #   positions only, and applies that to every position.
+    # Stuck? The next hint: python scripts/make_exercises.py --hint masked.masked_whiten
     raise NotImplementedError("masked.masked_whiten: exercise not implemented yet")

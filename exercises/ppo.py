@@ -1,5 +1,5 @@
 # Chapter 03 notes: learning_notes/03_rl_algorithms/README.md#ppo-the-clipped-surrogate
-# Generated from minimal_impl/ppo.py by scripts/make_exercises.py; do not edit here: work in a copy (README.md#exercise-mode).
+# Generated from minimal_impl/ppo.py by scripts/make_exercises.py; do not edit here: make your own copy with `python scripts/make_exercises.py --out my_solutions` (README.md#exercise-mode).
 """PPO's clipped policy loss, the clipped value loss, entropy, and how a `[B, T]` loss becomes a scalar.
 
 Semantics follow verl's `core_algos.py` (`agg_loss`, `compute_policy_loss_vanilla`,
@@ -50,11 +50,9 @@ def aggregate_loss(
         A 0-dim tensor. An all-zero mask gives 0, where verl's 0/0 gives NaN.
     """
     # Exercise: difficulty ★★☆ (medium), about 20 minutes.
-    # Hints:
-    #   1. token-mean: masked_sum(loss_mat, mask) / number of valid tokens (at least 1).
-    #   2. Sequence modes: first reduce each row (sum, or sum / row token count + 1e-8), then average over rows that have at least one valid token.
-    #   3. seq-mean-token-sum-norm is seq-mean-token-sum divided by loss_scale_factor, or by T = mask.shape[-1] when it is None.
-    #   4. Raise ValueError for an unknown mode.
+    # Hint 1 of 4: Start with token-mean: every valid token weighs the same, so it is a masked sum over a count of
+    #   valid tokens. What must an all-zero mask give?
+    # Stuck? The next hint: python scripts/make_exercises.py --hint ppo.aggregate_loss
     raise NotImplementedError("ppo.aggregate_loss: exercise not implemented yet")
 
 
@@ -72,7 +70,7 @@ def ppo_policy_loss(
 
     Per token, with ratio r = exp(logp - logp_old) and advantage A:
         L = max(-A * r, -A * clip(r, 1 - clip_low, 1 + clip_high))
-    and with dual clip c (Ye et al. 2019, arXiv 1912.09729), for A < 0 only:
+    and with dual clip c (Ye et al., AAAI 2020; arXiv 1912.09729, December 2019), for A < 0 only:
         L = min(L, -A * c)
     which caps the loss when r has grown far beyond 1 on a bad action.
 
@@ -94,11 +92,9 @@ def ppo_policy_loss(
         (masked mean of logp_old - logp, a k1 estimate of KL(old || new)).
     """
     # Exercise: difficulty ★★☆ (medium), about 25 minutes.
-    # Hints:
-    #   1. Clamp the log-ratio to [-20, 20] before exp, as verl does, so that the ratio never overflows.
-    #   2. Loss terms: l1 = -A * r, l2 = -A * clip(r, 1 - clip_low, 1 + clip_high); take max(l1, l2) (the pessimistic bound).
-    #   3. Dual clip applies where A < 0 only: l = min(max(l1, l2), -A * c).
-    #   4. clipfrac = masked_mean(l2 > l1); clipfrac_lower = masked_mean((max(l1, l2) > -A * c) & (A < 0)), 0 without dual clip.
+    # Hint 1 of 4: Write PPO's objective per token, min(r * A, clip(r) * A), then turn it into a loss to minimise:
+    #   what happens to a min when you negate both terms?
+    # Stuck? The next hint: python scripts/make_exercises.py --hint ppo.ppo_policy_loss
     raise NotImplementedError("ppo.ppo_policy_loss: exercise not implemented yet")
 
 
@@ -128,9 +124,9 @@ def value_loss(
         error was larger.
     """
     # Exercise: difficulty ★☆☆ (easy), about 10 minutes.
-    # Hints:
-    #   1. V_clip = old_values + clamp(values - old_values, -clip, clip) (equivalently clamp between old - c and old + c).
-    #   2. Per-token loss max((V - R)^2, (V_clip - R)^2); aggregate, then multiply by 0.5.
+    # Hint 1 of 2: Like the policy clip: the new prediction may move at most `clip` away from old_values, and the
+    #   loss takes the worse (larger) of the clipped and unclipped squared errors.
+    # Stuck? The next hint: python scripts/make_exercises.py --hint ppo.value_loss
     raise NotImplementedError("ppo.value_loss: exercise not implemented yet")
 
 
@@ -145,6 +141,7 @@ def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
         never evaluates log(0).
     """
     # Exercise: difficulty ★☆☆ (easy), about 10 minutes.
-    # Hints:
-    #   1. log p_v = z_v - logsumexp(z), so H = -sum p_v log p_v = logsumexp(z) - sum_v p_v z_v.
+    # Hint 1 of 2: H = -sum_v p_v log p_v, but log p_v is -inf where p_v underflows to 0. Rewrite log p_v in terms
+    #   of the logits.
+    # Stuck? The next hint: python scripts/make_exercises.py --hint ppo.entropy_from_logits
     raise NotImplementedError("ppo.entropy_from_logits: exercise not implemented yet")

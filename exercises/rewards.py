@@ -1,5 +1,5 @@
 # Chapter 04 notes: learning_notes/04_reward_design/README.md#rule-rewards-versus-learned-reward-models
-# Generated from minimal_impl/rewards.py by scripts/make_exercises.py; do not edit here: work in a copy (README.md#exercise-mode).
+# Generated from minimal_impl/rewards.py by scripts/make_exercises.py; do not edit here: make your own copy with `python scripts/make_exercises.py --out my_solutions` (README.md#exercise-mode).
 """Rule rewards: GSM8K answer extraction, SQuAD-style exact match, and a tag-sequence format check.
 
 A rule reward reads the final answer out of the response text and compares it with a known answer;
@@ -50,11 +50,10 @@ def extract_gsm8k_answer(text: str, method: str = "strict", clip_chars: int | No
         verl's loop leaves "." as the answer, and so do we.
     """
     # Exercise: difficulty ★★☆ (medium), about 20 minutes.
-    # Hints:
-    #   1. Validate: `text` a str, `method` one of GSM8K_METHODS, `clip_chars` None or >= 1 (ValueError/TypeError otherwise).
-    #   2. Keep only text[-clip_chars:] when the text is longer than clip_chars.
-    #   3. strict: re.findall(r"#### (\-?[0-9\.\,]+)", text); take the last match and remove its commas; no match -> None.
-    #   4. flexible: re.findall(r"(\-?[0-9\.\,]+)", text); walk the matches from the end, return the first not in ("", "."); if all are ".", return the first match.
+    # Hint 1 of 4: Reproduce verl's two readers from the docstring: strict reads the number after the last '#### ',
+    #   flexible the last number anywhere. Validate the arguments first (TypeError for a non-str text, ValueError
+    #   for a bad method or clip_chars).
+    # Stuck? The next hint: python scripts/make_exercises.py --hint rewards.extract_gsm8k_answer
     raise NotImplementedError("rewards.extract_gsm8k_answer: exercise not implemented yet")
 
 
@@ -111,9 +110,9 @@ def normalize_answer(s: str) -> str:
         An answer made only of articles and punctuation ("The", "A.") normalises to "".
     """
     # Exercise: difficulty ★☆☆ (easy), about 10 minutes.
-    # Hints:
-    #   1. Four steps, in this order: lower(); drop every character in string.punctuation; replace the whole words a/an/the by a space (regex with \b); collapse whitespace with " ".join(text.split()).
-    #   2. The order matters: punctuation goes before the articles, so "the-end" becomes "theend" and keeps its "the".
+    # Hint 1 of 3: Four steps in a fixed order: lower-case, delete punctuation, drop the articles, collapse
+    #   whitespace. The order changes results: try 'the-end'.
+    # Stuck? The next hint: python scripts/make_exercises.py --hint rewards.normalize_answer
     raise NotImplementedError("rewards.normalize_answer: exercise not implemented yet")
 
 
@@ -134,10 +133,9 @@ def extract_answer(response: str, tag: str = ANSWER, min_matches: int = 1) -> st
         the one block holds "a<answer>b"; an unclosed trailing "<answer>" is ignored.
     """
     # Exercise: difficulty ★☆☆ (easy), about 15 minutes.
-    # Hints:
-    #   1. re.findall(re.escape(f"<{tag}>") + "(.*?)" + re.escape(f"</{tag}>"), text, flags=re.DOTALL) finds every complete block, left to right.
-    #   2. Fewer than min_matches blocks -> None; otherwise the last one, .strip()-ed (spamming many blocks earns nothing: only the last counts).
-    #   3. Performance trap: on text with thousands of unclosed "<answer>" the lazy regex retries from each one to the end (quadratic). Cut the text after the last closing tag first (str.rfind).
+    # Hint 1 of 3: Find every complete <tag>...</tag> block, left to right; the last one wins. A regex with one
+    #   group does it: which quantifier stops at the nearest closing tag?
+    # Stuck? The next hint: python scripts/make_exercises.py --hint rewards.extract_answer
     raise NotImplementedError("rewards.extract_answer: exercise not implemented yet")
 
 
@@ -257,11 +255,9 @@ def is_valid_sequence(response: str, require_think: bool = True) -> tuple[bool, 
         (valid, reason): reason names the first problem ("unexpected <answer> in state start", ...).
     """
     # Exercise: difficulty ★★★ (hard), about 30 minutes.
-    # Hints:
-    #   1. Split with a capturing group so that the tags are kept: re.split(r"(</?(?:think|search|information|answer)>)", text).
-    #   2. Walk the parts with a state, starting at "start"; a tag moves the state through SEQUENCE_RULES (or OPTIONAL_THINK_RULES), and a tag with no rule in that state makes the sequence invalid.
-    #   3. Non-whitespace text is allowed only inside a block (states "in_think", "in_search", "in_information", "in_answer").
-    #   4. At the end the state must be "end": the answer block was closed and nothing followed it.
+    # Hint 1 of 4: Treat the grammar as a state machine: the transitions are already defined (SEQUENCE_RULES,
+    #   OPTIONAL_THINK_RULES). You need the tags and the text between them, in order.
+    # Stuck? The next hint: python scripts/make_exercises.py --hint rewards.is_valid_sequence
     raise NotImplementedError("rewards.is_valid_sequence: exercise not implemented yet")
 
 

@@ -1,5 +1,5 @@
 # Chapter 05 notes: learning_notes/05_agent_rl/README.md#the-reasoning-search-loop
-# Generated from minimal_impl/tool_calls.py by scripts/make_exercises.py; do not edit here: work in a copy (README.md#exercise-mode).
+# Generated from minimal_impl/tool_calls.py by scripts/make_exercises.py; do not edit here: make your own copy with `python scripts/make_exercises.py --out my_solutions` (README.md#exercise-mode).
 """Tool-call mechanics of a search agent: cut a turn at its action, parse it, inject the result, mask it.
 
 The protocol is Search-R1's (arXiv 2503.09516; `search_r1/llm_agent/generation.py`): the model thinks,
@@ -100,11 +100,8 @@ def truncate_at_action(text: str, protocol: ToolProtocol | None = None, search_r
         A prefix of `text` ending with a closing tag, or `text` unchanged if it has none.
     """
     # Exercise: difficulty ★☆☆ (easy), about 15 minutes.
-    # Hints:
-    #   1. A non-string input is a bug in the caller: raise ValueError naming the function.
-    #   2. `protocol.stop_tags` is (search_close, answer_close); `str.find` returns -1 when a tag is absent.
-    #   3. Default order: of the closing tags present, the one that ENDS first wins; Search-R1's order tries </search> first, whatever the positions.
-    #   4. Keep the tag itself: the cut is at the tag's position plus its length.
+    # Hint 1 of 4: A non-string input is a bug in the caller: raise ValueError naming the function.
+    # Stuck? The next hint: python scripts/make_exercises.py --hint tool_calls.truncate_at_action
     raise NotImplementedError("tool_calls.truncate_at_action: exercise not implemented yet")
 
 
@@ -123,11 +120,9 @@ def parse_action(text: str, protocol: ToolProtocol | None = None) -> tuple[str |
         (None, "") when no complete action is found (an invalid action).
     """
     # Exercise: difficulty ★☆☆ (easy), about 10 minutes.
-    # Hints:
-    #   1. Build one regex with two alternatives, open(.*?)close for search and for answer; re.escape each tag.
-    #   2. re.DOTALL lets `.` cross newlines; `.*?` is lazy, so the content stops at the nearest closing tag.
-    #   3. re.search gives the leftmost match; the group that is not None tells you which action it was.
-    #   4. `protocol` defaults to None, meaning SEARCH_R1 (its fields: search_open, search_close, answer_open, answer_close).
+    # Hint 1 of 4: Build one regex with two alternatives, open(.*?)close for search and for answer; re.escape each
+    #   tag.
+    # Stuck? The next hint: python scripts/make_exercises.py --hint tool_calls.parse_action
     raise NotImplementedError("tool_calls.parse_action: exercise not implemented yet")
 
 
@@ -192,11 +187,9 @@ def env_step(
         message, False).
     """
     # Exercise: difficulty ★★☆ (medium), about 15 minutes.
-    # Hints:
-    #   1. Three cases on `action`; anything other than "search", "answer" or None is a bug: raise ValueError.
-    #   2. For a search, call `search(content)` once, render the documents with format_docs and wrap them with information_block.
-    #   3. On the last turn (do_search=False) the search is never sent: return an empty observation, not done.
-    #   4. `protocol` defaults to None, meaning SEARCH_R1; its invalid_action_message is the text for an invalid action.
+    # Hint 1 of 4: Three cases on `action`; anything other than "search", "answer" or None is a bug: raise
+    #   ValueError.
+    # Stuck? The next hint: python scripts/make_exercises.py --hint tool_calls.env_step
     raise NotImplementedError("tool_calls.env_step: exercise not implemented yet")
 
 
@@ -261,8 +254,6 @@ def assemble_trajectory(prompt_ids: Sequence[int], segments: Sequence[tuple[Sequ
         the index of the first response token (= len(prompt_ids)).
     """
     # Exercise: difficulty ★☆☆ (easy), about 15 minutes.
-    # Hints:
-    #   1. Start with the prompt: its tokens are attended to but never trained on (loss mask 0).
-    #   2. Append each segment's ids in order; the loss mask gets 1 for every id of a model turn, 0 for an observation.
-    #   3. All three lists must have the same length; response_start is the prompt length.
+    # Hint 1 of 3: Start with the prompt: its tokens are attended to but never trained on (loss mask 0).
+    # Stuck? The next hint: python scripts/make_exercises.py --hint tool_calls.assemble_trajectory
     raise NotImplementedError("tool_calls.assemble_trajectory: exercise not implemented yet")

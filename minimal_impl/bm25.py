@@ -143,14 +143,14 @@ def top_k(doc_ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, 
     Args:
         doc_ids: `[n]` distinct document ids of the candidates.
         scores: `[n]` their scores.
-        k: how many to return (k >= 1); fewer come back when n < k.
+        k: how many to return; k < 1 raises ValueError; fewer come back when n < k.
 
     Returns:
         `[min(k, n)]` document ids and `[min(k, n)]` scores, ordered by (score descending, id ascending).
         Cost O(n + k log k): a linear-time selection, then a sort of the k survivors only.
     """
     # EXERCISE difficulty=2 minutes=25
-    # HINT: The k-th largest score is np.partition(scores, n - k)[n - k] (only when n > k; otherwise every candidate is kept).
+    # HINT: Reject k < 1 with a ValueError first. Then find the k-th largest score without sorting everything (np.partition; only when n > k, otherwise every candidate is kept).
     # HINT: Every score strictly above it is in; of the candidates tied with it, keep the ones with the lowest doc ids (np.argpartition on their ids).
     # HINT: Sort the <= k survivors with np.lexsort((ids, -scores)): the last key is the primary one.
     if k < 1:

@@ -36,10 +36,10 @@ def compute_gae(
         equals that of the next valid token (0 after the last one); mask it out before use.
     """
     # EXERCISE difficulty=2 minutes=25
-    # HINT: Walk t from T-1 down to 0, carrying `next_value` (V of the next *valid* token) and `last_gae` (the advantage at that token), both starting at 0.
-    # HINT: delta_t = r_t + gamma * next_value - V_t ; A_t = delta_t + gamma * lam * last_gae.
-    # HINT: At a masked position (m_t = 0) keep the carried `next_value` and `last_gae` unchanged: x = m_t * new + (1 - m_t) * old.
-    # HINT: Stack the per-step advantages in forward order, then returns = advantages + values.
+    # HINT: GAE looks at the future: each A_t needs two numbers from the next valid step, its value and its advantage. Walk the positions backwards and carry them.
+    # HINT: One step: the TD error delta_t = r_t + gamma * V(next valid) - V_t, then A_t = delta_t + gamma * lam * A(next valid); both carried numbers are 0 after the end.
+    # HINT: A masked position is not a time step: the carried state must pass through it unchanged. Blending with the mask (m * new + (1 - m) * old) avoids a Python branch per row.
+    # HINT: What goes into the output at a masked position? The docstring says (verl's convention). Returns are advantages + values everywhere; T = 0 needs no loop.
     batch_size, seq_len = rewards.shape
     if seq_len == 0:  # empty responses: nothing to estimate
         return torch.zeros_like(values), torch.zeros_like(values)

@@ -47,9 +47,9 @@ def grpo_advantages(
         a quirk to know when n = 1 or when groups get filtered.
     """
     # EXERCISE difficulty=2 minutes=15
-    # HINT: Collect the row indices of each group id (a dict of lists is fine).
-    # HINT: For a group of size > 1: mean = s.mean(), std = s.std() (unbiased); for size 1: mean = 0, std = 1.
-    # HINT: A_i = (s_i - mean) / (std + eps), or s_i - mean when scale_by_std is False.
+    # HINT: Rows with the same group id form a group, and groups need not be contiguous: gather each group's rows first (this module has a helper that also checks the lengths).
+    # HINT: Within a group: subtract the group's mean and divide by its std plus eps. Which std does GRPO use, and which does torch.std compute by default?
+    # HINT: A group of one has no spread: follow verl's rule in the docstring. scale_by_std=False skips the division (Dr.GRPO).
     scores = scores.detach().clone()  # [B]
     advantages = torch.empty_like(scores)  # [B]
     for rows in _group_indices(group_ids, scores.shape[0]):
@@ -77,8 +77,8 @@ def rloo_advantages(scores: torch.Tensor, group_ids: Sequence | np.ndarray | tor
         `[B]` advantages. A group of one has no "others": verl leaves its raw score, as we do.
     """
     # EXERCISE difficulty=1 minutes=10
-    # HINT: For each group of size n > 1: A_i = s_i * n / (n - 1) - mean * n / (n - 1).
-    # HINT: A singleton keeps its raw score.
+    # HINT: The baseline of response i is the mean of the *other* responses of its group. Write s_i - mean_{j != i} s_j in terms of the group mean and n.
+    # HINT: A singleton keeps its raw score: there is no other response to compare with.
     scores = scores.detach().clone()  # [B]
     advantages = scores.clone()  # [B]
     for rows in _group_indices(group_ids, scores.shape[0]):

@@ -39,9 +39,10 @@ def kl_estimate(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, kind: str = 
         [-10, 10], as verl does, so a single wild token cannot dominate.
     """
     # EXERCISE difficulty=2 minutes=15
-    # HINT: With l = logprobs - ref_logprobs: k1 = l, abs = |l|, k2 = 0.5 * l^2.
-    # HINT: k3: with d = clamp(ref_logprobs - logprobs, -20, 20): k3 = clamp(exp(d) - d - 1, -10, 10).
-    # HINT: Straight-through "+": value of the base estimator, gradient of k2: k2 - k2.detach() + base.detach(). "k2+" is just k2.
+    # HINT: Every estimator is a function of the per-token log-ratio l = logprobs - ref_logprobs; the table in the notes gives each one.
+    # HINT: k3 is written with rho = pi_ref / pi = exp(-l): k3 = rho - 1 - log rho. Clamp the exponent's argument to [-20, 20] and the result to [-10, 10], as verl does.
+    # HINT: Accept verl's names (kl, mse, low_var_kl) and raise ValueError for an unknown kind.
+    # HINT: A '+' suffix keeps the value of the base estimator but takes the gradient of k2: add to a detached value a term whose value is 0 and whose gradient is k2's.
     straight_through = kind.endswith("+")
     base = kind[:-1] if straight_through else kind
     base = _ALIASES.get(base, base)
@@ -92,8 +93,8 @@ def kl_penalty_rewards(
         which is what verl feeds to the adaptive controller.
     """
     # EXERCISE difficulty=1 minutes=10
-    # HINT: kld = kl_estimate(old_logprobs, ref_logprobs, kind) * mask; rewards = token_scores - beta * kld.
-    # HINT: The reported KL is masked_mean(kld, mask, dim=-1) (one value per sequence) averaged over the batch.
+    # HINT: The penalty is subtracted from every valid token's reward, computed from the rollout policy's log-probs (no gradient needed).
+    # HINT: The reported KL is one masked mean per sequence, then the mean over sequences, returned as a Python float.
     kld = kl_estimate(old_logprobs, ref_logprobs, kind) * mask  # [B, T]
     # r_t = s_t - beta * KL_t
     rewards = token_scores - beta * kld  # [B, T]
@@ -121,7 +122,7 @@ def kl_loss(
         agg: aggregation mode, the same as the policy loss's.
     """
     # EXERCISE difficulty=1 minutes=5
-    # HINT: One line: aggregate the per-token kl_estimate with aggregate_loss.
+    # HINT: A per-token estimate, then the same aggregation as the policy loss: both already exist.
     return aggregate_loss(kl_estimate(logprobs, ref_logprobs, kind), mask, agg)
 
 
@@ -156,6 +157,7 @@ class AdaptiveKLController:
             n_steps: samples in that batch (verl passes the batch size).
         """
         # EXERCISE difficulty=1 minutes=5
-        # HINT: error = clip(current_kl / target - 1, -0.2, 0.2); beta *= 1 + error * n_steps / horizon.
+        # HINT: A proportional controller: how far is the measured KL from the target, relative to the target? Limit that error to +-20%.
+        # HINT: The update is multiplicative, and scaled by the batch's share of the horizon (n_steps / horizon).
         proportional_error = float(np.clip(current_kl / self.target - 1, -0.2, 0.2))
         self.value *= 1 + proportional_error * n_steps / self.horizon

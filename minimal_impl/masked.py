@@ -38,8 +38,9 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor, dim: int | None = None
         The masked mean; an all-zero mask gives 0 (not NaN) thanks to the `1e-8` in the denominator.
     """
     # EXERCISE difficulty=1 minutes=5
-    # HINT: Reuse `masked_sum` for the numerator.
-    # HINT: The denominator is the number of valid positions, `mask.sum(dim)`, plus 1e-8 (as verl does) so that an all-zero mask gives 0.
+    # HINT: The mean of the valid positions only: a masked sum over the number of valid positions. This module already has a helper for one of the two.
+    # HINT: Both the sum and the count reduce over `dim` when it is given, over everything when it is None.
+    # HINT: An all-zero mask must give 0, not 0/0: verl adds 1e-8 to the count.
     # mean = sum_i m_i x_i / (sum_i m_i + 1e-8)
     total = masked_sum(values, mask, dim)
     count = mask.sum(dim=dim) if dim is not None else mask.sum()
@@ -60,9 +61,9 @@ def masked_var(values: torch.Tensor, mask: torch.Tensor, unbiased: bool = True) 
         cannot crash a training step. `masked_whiten` then returns zeros.
     """
     # EXERCISE difficulty=1 minutes=10
-    # HINT: Centre the values with `masked_mean`, then take the masked mean of the squares.
-    # HINT: Bessel's correction multiplies by n / (n - 1), where n = mask.sum().
-    # HINT: Return a zero tensor when n < 2 when unbiased (n < 1 otherwise) instead of raising.
+    # HINT: Variance is the mean squared deviation from the mean, where both means count the valid positions only (reuse masked_mean).
+    # HINT: unbiased=True applies Bessel's correction with n = the number of valid positions. For which n is it undefined?
+    # HINT: With too few valid positions (n < 2 when unbiased, n < 1 otherwise) return a zero tensor instead of dividing by zero.
     n = mask.sum()
     if n < (2 if unbiased else 1):
         return torch.zeros((), dtype=values.dtype, device=values.device)
@@ -89,8 +90,9 @@ def masked_whiten(values: torch.Tensor, mask: torch.Tensor, shift_mean: bool = T
         zeros (plus the mean if `shift_mean` is False): one number has no spread to scale by.
     """
     # EXERCISE difficulty=1 minutes=5
-    # HINT: whitened = (x - mean) * rsqrt(var + 1e-8), using masked_mean and the unbiased masked_var.
-    # HINT: Handle the degenerate case (mask.sum() < 2) by returning zeros, not by dividing.
+    # HINT: Whitening subtracts the mean and divides by the standard deviation, both taken over the valid positions only, and applies that to every position.
+    # HINT: Use the unbiased variance, with 1e-8 inside the square root (torch.rsqrt is one call).
+    # HINT: Fewer than two valid positions have no spread: return zeros (and think about what shift_mean=False adds back).
     mean = masked_mean(values, mask)
     if mask.sum() < 2:
         whitened = torch.zeros_like(values)

@@ -49,10 +49,10 @@ def aggregate_loss(
         A 0-dim tensor. An all-zero mask gives 0, where verl's 0/0 gives NaN.
     """
     # EXERCISE difficulty=2 minutes=20
-    # HINT: token-mean: masked_sum(loss_mat, mask) / number of valid tokens (at least 1).
-    # HINT: Sequence modes: first reduce each row (sum, or sum / row token count + 1e-8), then average over rows that have at least one valid token.
-    # HINT: seq-mean-token-sum-norm is seq-mean-token-sum divided by loss_scale_factor, or by T = mask.shape[-1] when it is None.
-    # HINT: Raise ValueError for an unknown mode.
+    # HINT: Start with token-mean: every valid token weighs the same, so it is a masked sum over a count of valid tokens. What must an all-zero mask give?
+    # HINT: The sequence modes reduce each row first (a sum, or a mean over the row's valid tokens), then average over the rows; a row with no valid token is not a sequence.
+    # HINT: seq-mean-token-sum-norm divides seq-mean-token-sum by one constant: loss_scale_factor, or T = mask.shape[-1] when it is None. batch_num_tokens and global_batch_size, when given, replace the counts.
+    # HINT: An unknown mode is a config typo: raise ValueError.
     if mode not in AGG_MODES:
         raise ValueError(f"unknown loss aggregation mode {mode!r}; expected one of {AGG_MODES}")
     mask = mask.to(loss_mat.dtype)
@@ -92,7 +92,7 @@ def ppo_policy_loss(
 
     Per token, with ratio r = exp(logp - logp_old) and advantage A:
         L = max(-A * r, -A * clip(r, 1 - clip_low, 1 + clip_high))
-    and with dual clip c (Ye et al. 2019, arXiv 1912.09729), for A < 0 only:
+    and with dual clip c (Ye et al., AAAI 2020; arXiv 1912.09729, December 2019), for A < 0 only:
         L = min(L, -A * c)
     which caps the loss when r has grown far beyond 1 on a bad action.
 
@@ -114,10 +114,10 @@ def ppo_policy_loss(
         (masked mean of logp_old - logp, a k1 estimate of KL(old || new)).
     """
     # EXERCISE difficulty=2 minutes=25
-    # HINT: Clamp the log-ratio to [-20, 20] before exp, as verl does, so that the ratio never overflows.
-    # HINT: Loss terms: l1 = -A * r, l2 = -A * clip(r, 1 - clip_low, 1 + clip_high); take max(l1, l2) (the pessimistic bound).
-    # HINT: Dual clip applies where A < 0 only: l = min(max(l1, l2), -A * c).
-    # HINT: clipfrac = masked_mean(l2 > l1); clipfrac_lower = masked_mean((max(l1, l2) > -A * c) & (A < 0)), 0 without dual clip.
+    # HINT: Write PPO's objective per token, min(r * A, clip(r) * A), then turn it into a loss to minimise: what happens to a min when you negate both terms?
+    # HINT: r = exp(logprobs - old_logprobs); clamp the log-ratio to [-20, 20] first (as verl does) so that exp cannot overflow. The bounds are 1 - clip_low and 1 + clip_high (None means clip_low).
+    # HINT: The dual clip only touches tokens with A < 0: there the loss is capped at -A * c.
+    # HINT: Stats: clipfrac is the share of valid tokens where the clipped loss is strictly larger; clipfrac_lower where the dual cap was active; approx_kl the masked mean of old_logprobs - logprobs. Reduce the per-token loss with aggregate_loss.
     if dual_clip is not None and dual_clip <= 1.0:
         raise ValueError(f"dual_clip must be > 1 (it bounds the ratio for A < 0), got {dual_clip}")
     clip_high = clip_low if clip_high is None else clip_high
@@ -177,8 +177,8 @@ def value_loss(
         error was larger.
     """
     # EXERCISE difficulty=1 minutes=10
-    # HINT: V_clip = old_values + clamp(values - old_values, -clip, clip) (equivalently clamp between old - c and old + c).
-    # HINT: Per-token loss max((V - R)^2, (V_clip - R)^2); aggregate, then multiply by 0.5.
+    # HINT: Like the policy clip: the new prediction may move at most `clip` away from old_values, and the loss takes the worse (larger) of the clipped and unclipped squared errors.
+    # HINT: Clip the values around old_values (not around the returns), compare both errors per token, aggregate, and keep the factor 0.5. clip=None disables clipping.
     errors = (values - returns) ** 2  # [B, T]
     if clip is None:
         errors_clipped = errors
@@ -203,7 +203,8 @@ def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
         never evaluates log(0).
     """
     # EXERCISE difficulty=1 minutes=10
-    # HINT: log p_v = z_v - logsumexp(z), so H = -sum p_v log p_v = logsumexp(z) - sum_v p_v z_v.
+    # HINT: H = -sum_v p_v log p_v, but log p_v is -inf where p_v underflows to 0. Rewrite log p_v in terms of the logits.
+    # HINT: log p_v = z_v - logsumexp(z): substitute it and simplify until no log of a probability is left.
     probs = torch.softmax(logits, dim=-1)  # [B, T, V]
     # H = logsumexp(z) - sum_v p_v z_v
     return torch.logsumexp(logits, dim=-1) - (probs * logits).sum(dim=-1)  # [B, T]

@@ -49,10 +49,10 @@ def extract_gsm8k_answer(text: str, method: str = "strict", clip_chars: int | No
         verl's loop leaves "." as the answer, and so do we.
     """
     # EXERCISE difficulty=2 minutes=20
-    # HINT: Validate: `text` a str, `method` one of GSM8K_METHODS, `clip_chars` None or >= 1 (ValueError/TypeError otherwise).
-    # HINT: Keep only text[-clip_chars:] when the text is longer than clip_chars.
-    # HINT: strict: re.findall(r"#### (\-?[0-9\.\,]+)", text); take the last match and remove its commas; no match -> None.
-    # HINT: flexible: re.findall(r"(\-?[0-9\.\,]+)", text); walk the matches from the end, return the first not in ("", "."); if all are ".", return the first match.
+    # HINT: Reproduce verl's two readers from the docstring: strict reads the number after the last '#### ', flexible the last number anywhere. Validate the arguments first (TypeError for a non-str text, ValueError for a bad method or clip_chars).
+    # HINT: Both read only the tail: keep the last clip_chars characters when the text is longer.
+    # HINT: A 'number' is an optional minus sign then digits, dots and commas; strict requires '#### ' (exactly one space) right before it. re.findall returns every match, left to right.
+    # HINT: Strict: the last match, commas removed. Flexible: walk the matches backwards and take the first that is neither '' nor '.'; if every match is '.', verl's loop leaves the first match.
     _require_str("text", text)
     if method not in GSM8K_METHODS:
         raise ValueError(f"method must be one of {GSM8K_METHODS}, got {method!r}")
@@ -128,8 +128,9 @@ def normalize_answer(s: str) -> str:
         An answer made only of articles and punctuation ("The", "A.") normalises to "".
     """
     # EXERCISE difficulty=1 minutes=10
-    # HINT: Four steps, in this order: lower(); drop every character in string.punctuation; replace the whole words a/an/the by a space (regex with \b); collapse whitespace with " ".join(text.split()).
-    # HINT: The order matters: punctuation goes before the articles, so "the-end" becomes "theend" and keeps its "the".
+    # HINT: Four steps in a fixed order: lower-case, delete punctuation, drop the articles, collapse whitespace. The order changes results: try 'the-end'.
+    # HINT: Punctuation means exactly string.punctuation (ASCII), deleted without leaving a space; articles are whole words only (word boundaries in a regex), replaced by a space.
+    # HINT: str.split() with no argument splits on any run of whitespace and drops the ends.
     _require_str("answer", s)
     text = s.lower()
     text = "".join(ch for ch in text if ch not in _PUNCTUATION)  # deleted, not replaced by a space
@@ -154,9 +155,9 @@ def extract_answer(response: str, tag: str = ANSWER, min_matches: int = 1) -> st
         the one block holds "a<answer>b"; an unclosed trailing "<answer>" is ignored.
     """
     # EXERCISE difficulty=1 minutes=15
-    # HINT: re.findall(re.escape(f"<{tag}>") + "(.*?)" + re.escape(f"</{tag}>"), text, flags=re.DOTALL) finds every complete block, left to right.
-    # HINT: Fewer than min_matches blocks -> None; otherwise the last one, .strip()-ed (spamming many blocks earns nothing: only the last counts).
-    # HINT: Performance trap: on text with thousands of unclosed "<answer>" the lazy regex retries from each one to the end (quadratic). Cut the text after the last closing tag first (str.rfind).
+    # HINT: Find every complete <tag>...</tag> block, left to right; the last one wins. A regex with one group does it: which quantifier stops at the nearest closing tag?
+    # HINT: Blocks may span lines (re.DOTALL); escape the tags; strip the content; fewer than min_matches blocks give None.
+    # HINT: Performance: with thousands of unclosed opening tags the lazy regex is quadratic. Nothing after the last closing tag can be inside a block, so cut the text there first (str.rfind).
     _require_str("response", response)
     if min_matches < 1:
         raise ValueError(f"min_matches must be >= 1, got {min_matches}")
@@ -288,10 +289,10 @@ def is_valid_sequence(response: str, require_think: bool = True) -> tuple[bool, 
         (valid, reason): reason names the first problem ("unexpected <answer> in state start", ...).
     """
     # EXERCISE difficulty=3 minutes=30
-    # HINT: Split with a capturing group so that the tags are kept: re.split(r"(</?(?:think|search|information|answer)>)", text).
-    # HINT: Walk the parts with a state, starting at "start"; a tag moves the state through SEQUENCE_RULES (or OPTIONAL_THINK_RULES), and a tag with no rule in that state makes the sequence invalid.
-    # HINT: Non-whitespace text is allowed only inside a block (states "in_think", "in_search", "in_information", "in_answer").
-    # HINT: At the end the state must be "end": the answer block was closed and nothing followed it.
+    # HINT: Treat the grammar as a state machine: the transitions are already defined (SEQUENCE_RULES, OPTIONAL_THINK_RULES). You need the tags and the text between them, in order.
+    # HINT: re.split with a capturing group keeps the separators: split on the four opening and closing tags, and the tags land at the odd positions.
+    # HINT: A tag with no transition from the current state makes the sequence invalid; non-whitespace text is allowed only inside a block (the states named in_*).
+    # HINT: At the end the state must be 'end'. Return (valid, reason), the reason naming the first problem.
     _require_str("response", response)
     rules = SEQUENCE_RULES if require_think else OPTIONAL_THINK_RULES
     state = "start"

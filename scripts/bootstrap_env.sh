@@ -32,7 +32,7 @@ files=(requirements.txt requirements-dev.txt)
 [ "${NO_ORACLE:-0}" = "1" ] || files+=(requirements-oracle.txt)
 stamp="$( (cd "$ROOT" && cat "${files[@]}"; "$VENV/bin/python" --version; echo "oracle=${NO_ORACLE:-0}") | cksum)"
 if [ "$(cat "$VENV/.installed" 2>/dev/null)" != "$stamp" ]; then
-  echo "[setup] installing requirements into $VENV (first time: about a minute)"
+  echo "[setup] installing requirements into $VENV (the first time takes about three minutes; later runs reuse it)"
   pip_install() { "$VENV/bin/python" -m pip install --disable-pip-version-check -q "$@"; }
   pip_install -r "$ROOT/requirements.txt" -r "$ROOT/requirements-dev.txt"
   if [ "${NO_ORACLE:-0}" != "1" ]; then

@@ -9,19 +9,28 @@ docstring, with a marker and its hints:
     # HINT: second hint
     <reference solution up to the end of the function>
 
+A stub keeps the signature, the docstring, the difficulty and time, and the FIRST hint only; the
+others are revealed one at a time on request, so that a learner who is stuck gets a nudge, not the
+answer. Progress is recorded in the learner's package (`<dir>/.hints.json`, git-ignored).
+
 Usage:
-    python scripts/make_exercises.py                 # regenerate exercises/
-    python scripts/make_exercises.py --check         # exit 1 if exercises/ is stale (CI runs this)
-    python scripts/make_exercises.py --out my_work   # a fresh copy to work in (never overwrites)
-    python scripts/make_exercises.py --list          # the exercise table
+    python scripts/make_exercises.py                          # regenerate exercises/
+    python scripts/make_exercises.py --check                  # exit 1 if exercises/ is stale (CI runs this)
+    python scripts/make_exercises.py --out my_solutions       # a fresh copy to work in (never overwrites)
+    python scripts/make_exercises.py --list                   # the exercise table
+    python scripts/make_exercises.py --hint gae.compute_gae   # the next hint (--dir my_solutions: where you work)
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import difflib
+import json
+import os
 import re
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +39,9 @@ SOURCE = ROOT / "minimal_impl"
 MARKER = re.compile(r"^(\s*)# EXERCISE difficulty=(\d) minutes=(\d+)\s*$")
 HINT = re.compile(r"^\s*# HINT: (.*)$")
 STARS = {1: "★☆☆ (easy)", 2: "★★☆ (medium)", 3: "★★★ (hard)"}
+GENERATED = "exercises"  # the package this script regenerates (CI checks it is fresh)
+DEFAULT_DIR = "my_solutions"  # the learner's copy the README suggests
+PROGRESS_FILE = ".hints.json"  # {"gae.compute_gae": number of hints shown}, inside the learner's package
 
 
 @dataclass
@@ -42,6 +54,11 @@ class Exercise:
     start: int = 0  # 0-based line index of the marker
     end: int = 0  # 0-based index one past the last line of the function
     indent: str = ""
+
+    @property
+    def qualname(self) -> str:
+        """ "gae.compute_gae", "kl.AdaptiveKLController.update": what --hint and the checks call it."""
+        return f"{self.module}.{self.name}"
 
 
 def _functions(tree: ast.Module):
@@ -90,13 +107,22 @@ def find_exercises(source: str, module: str) -> list[Exercise]:
     return found
 
 
-def stub_lines(ex: Exercise) -> list[str]:
+def hint_command(qualname: str, package: str) -> str:
+    """The command that reveals the next hint of `qualname` ("gae.compute_gae") for `package`."""
+    where = "" if package in (GENERATED, DEFAULT_DIR) else f" --dir {package}"
+    return f"python scripts/make_exercises.py --hint {qualname}{where}"
+
+
+def stub_lines(ex: Exercise, package: str = GENERATED) -> list[str]:
+    """The body of a stub: difficulty and time, the first hint only, how to get the next one, a raise."""
     ind = ex.indent
     out = [f"{ind}# Exercise: difficulty {STARS.get(ex.difficulty, ex.difficulty)}, about {ex.minutes} minutes."]
     if ex.hints:
-        out.append(f"{ind}# Hints:")
-        out += [f"{ind}#   {k}. {hint}" for k, hint in enumerate(ex.hints, 1)]
-    out.append(f'{ind}raise NotImplementedError("{ex.module}.{ex.name}: exercise not implemented yet")')
+        first = f"Hint 1 of {len(ex.hints)}: {ex.hints[0]}"
+        out += textwrap.wrap(first, width=116, initial_indent=f"{ind}# ", subsequent_indent=f"{ind}#   ")
+    if len(ex.hints) > 1:
+        out.append(f"{ind}# Stuck? The next hint: {hint_command(ex.qualname, package)}")
+    out.append(f'{ind}raise NotImplementedError("{ex.qualname}: exercise not implemented yet")')
     return out
 
 
@@ -125,19 +151,29 @@ def absolute_imports(source: str, package_modules: set[str]) -> str:
     return "\n".join(line for line in lines if line is not None)
 
 
-def make_stub_module(source: str, module: str, package_modules: set[str] | None = None) -> str:
+def module_header(module: str, package: str) -> str:
+    if package == GENERATED:
+        return (
+            f"# Generated from minimal_impl/{module}.py by scripts/make_exercises.py; do not edit here: make your "
+            f"own copy with `python scripts/make_exercises.py --out {DEFAULT_DIR}` (README.md#exercise-mode)."
+        )
+    return (
+        f"# Your copy of the exercises of minimal_impl/{module}.py: write your solutions here. Check them with "
+        f"`.venv/bin/pytest tests/test_exercises.py --impl {package}` (README.md#exercise-mode)."
+    )
+
+
+def make_stub_module(
+    source: str, module: str, package: str = GENERATED, package_modules: set[str] | None = None
+) -> str:
     """The exercise version of one module: every marked body replaced by its stub, and imports of
     modules the stub package does not have pointing to minimal_impl (`absolute_imports`)."""
     if package_modules is not None:
         source = absolute_imports(source, package_modules)
     lines = source.splitlines()
     for ex in sorted(find_exercises(source, module), key=lambda e: e.start, reverse=True):
-        lines[ex.start : ex.end] = stub_lines(ex)
-    header = (
-        f"# Generated from minimal_impl/{module}.py by scripts/make_exercises.py; do not edit here: "
-        "work in a copy (README.md#exercise-mode)."
-    )
-    return "\n".join([lines[0], header, *lines[1:]]) + "\n"
+        lines[ex.start : ex.end] = stub_lines(ex, package)
+    return "\n".join([lines[0], module_header(module, package), *lines[1:]]) + "\n"
 
 
 def paste_solutions(stub_source: str, reference_source: str, module: str) -> str:
@@ -172,13 +208,93 @@ INIT = '''# Exercise harness: README.md#exercise-mode
 '''
 
 
-def generate() -> dict[str, str]:
-    """file name -> content of the exercise package."""
+def generate(package: str = GENERATED) -> dict[str, str]:
+    """file name -> content of the exercise package called `package`."""
     files = {"__init__.py": INIT}
     modules = exercise_modules()
     for module, text in modules.items():
-        files[f"{module}.py"] = make_stub_module(text, module, set(modules))
+        files[f"{module}.py"] = make_stub_module(text, module, package, set(modules))
     return files
+
+
+# ---------------------------------------------------------------- progressive hints
+
+
+def _find_exercise(qualname: str) -> Exercise | None:
+    return next((ex for ex in all_exercises() if ex.qualname == qualname), None)
+
+
+def _load_progress(path: Path) -> dict[str, int]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return (
+        {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, int)} if isinstance(data, dict) else {}
+    )
+
+
+def reveal_hint(qualname: str, package_dir: Path) -> int:
+    """Print the next hint of one exercise and record that it was shown; 1 if the name or dir is wrong."""
+    ex = _find_exercise(qualname)
+    if ex is None:
+        names = [e.qualname for e in all_exercises()]
+        close = difflib.get_close_matches(qualname, names, n=3, cutoff=0.5)
+        suggestion = f" Did you mean {' or '.join(close)}?" if close else ""
+        print(f"no exercise called {qualname!r}.{suggestion} --list shows them all (MODULE.FUNCTION).", file=sys.stderr)
+        return 1
+    if not package_dir.is_dir():
+        print(
+            f"{package_dir} does not exist: make your copy first (python scripts/make_exercises.py --out "
+            f"{package_dir.name}), or name the package you work in with --dir.",
+            file=sys.stderr,
+        )
+        return 1
+    progress_path = package_dir / PROGRESS_FILE
+    progress = _load_progress(progress_path)
+    total = len(ex.hints)
+    shown = min(max(progress.get(qualname, 1), 1), total)  # the stub shows the first one
+    if shown >= total:
+        print(f"{qualname}: no hints left, all {total} are below.")
+        for k, hint in enumerate(ex.hints, 1):
+            print(textwrap.fill(hint, width=100, initial_indent=f"  {k}. ", subsequent_indent="     "))
+        print(
+            f"Still stuck? Compare with the reference, minimal_impl/{ex.module}.py, and the chapter note named on "
+            "its line 1; the failing check's message names the case and the first mismatch."
+        )
+        return 0
+    shown += 1
+    progress[qualname] = shown
+    progress_path.write_text(json.dumps(progress, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"{qualname}, hint {shown} of {total}:")
+    print(textwrap.fill(ex.hints[shown - 1], width=100, initial_indent="  ", subsequent_indent="  "))
+    if shown > 1:
+        print("Earlier hints:")
+        for k in range(1, shown):
+            print(textwrap.fill(ex.hints[k - 1], width=100, initial_indent=f"  {k}. ", subsequent_indent="     "))
+    left = total - shown
+    if left:
+        print(f"{left} more: run the same command again.")
+    else:
+        print("That was the last hint.")
+    return 0
+
+
+def _relative(path: Path) -> str:
+    """`path` relative to the working directory when it is below it (what to type), else absolute."""
+    try:
+        return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd().resolve()) else str(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+def check_command(target: Path) -> str:
+    """The pytest command that checks the package at `target` (the venv's pytest, and the package's parent
+    on PYTHONPATH when it does not sit at the repository root)."""
+    pytest = _relative(ROOT / ".venv" / "bin" / "pytest")
+    tests = _relative(ROOT / "tests" / "test_exercises.py")
+    env = "" if target.parent.resolve() == ROOT else f"PYTHONPATH={target.parent} "
+    return f"{env}{pytest} {tests} --impl {target.name}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,17 +304,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, help="write a fresh copy here instead of exercises/ (refuses to overwrite)")
     parser.add_argument("--list", action="store_true", help="print the table of exercises")
+    parser.add_argument("--hint", metavar="MODULE.FUNCTION", help="print the next hint of one exercise")
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=Path(DEFAULT_DIR),
+        help=f"with --hint: the package you work in, where hint progress is kept (default: {DEFAULT_DIR})",
+    )
     args = parser.parse_args(argv)
 
+    if args.hint:
+        return reveal_hint(args.hint, args.dir if args.dir.is_absolute() else Path.cwd() / args.dir)
+
     if args.list:
-        print(f"{'exercise':42} {'difficulty':14} minutes")
+        print(f"{'exercise':42} {'difficulty':14} minutes  hints")
         for ex in all_exercises():
-            print(f"{ex.module + '.' + ex.name:42} {STARS[ex.difficulty]:14} {ex.minutes}")
+            print(f"{ex.qualname:42} {STARS[ex.difficulty]:14} {ex.minutes:>7}  {len(ex.hints):>5}")
         return 0
 
-    files = generate()
-    target = ROOT / "exercises"
+    target = ROOT / GENERATED
+    package = GENERATED
     if args.check:
+        files = generate()
         stale = [
             name
             for name, text in files.items()
@@ -227,12 +354,15 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 1
+        package = target.name
+    files = generate(package)
     target.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (target / name).write_text(text, encoding="utf-8")
     print(f"wrote {len(files)} files to {target} ({len(all_exercises())} exercises)")
     if args.out is not None:
-        print(f"check your work with: pytest tests/test_exercises.py --impl {target.name}")
+        print(f"check your work with: {check_command(target)}")
+        print(f"stuck on one? the next hint: {hint_command('MODULE.FUNCTION', package)}")
     return 0
 
 

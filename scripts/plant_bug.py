@@ -67,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"wrote {out}/ ({len(IMPL_MODULES)} modules{', bug ' + args.bug if args.bug else ''})")
-    print(f"train with it: bash run_first_training.sh --impl {out.name}" + (" --allow-failing-checks" if args.bug else ""))
+    print(
+        f"train with it: bash run_first_training.sh --impl {out.name}" + (" --allow-failing-checks" if args.bug else "")
+    )
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.checks import REGISTRY
+from tests.checks import REGISTRY, CheckFailed
 
 CASES = [
     pytest.param(module, name, case, id=f"{module}.{name}::{case.__name__}")
@@ -19,4 +19,11 @@ def test_exercise(impl, module: str, name: str, case) -> None:
     target = getattr(impl, module)
     for part in name.split(".")[:1]:  # "Class.method" is checked through the class
         target = getattr(target, part)
-    case(target)
+    try:
+        case(target)
+    except CheckFailed as err:
+        failure = f"{module}.{name} failed check '{case.__name__}'\n{err}"
+    else:
+        return
+    # the message says what is wrong and where; a traceback through the checking helpers would bury it
+    pytest.fail(failure, pytrace=False)

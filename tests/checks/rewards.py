@@ -3,15 +3,55 @@
 
 from __future__ import annotations
 
+import re
+import string
+import unicodedata
 from collections.abc import Callable
 
-from ._util import expect_true, fail, run_checks
+from ._util import expect_equal, expect_raises, expect_true, run_checks
+
+VERL_GSM8K = (
+    "verl's gsm8k.extract_solution, kept quirks and all, because the reward a policy is trained on is the "
+    "reward it learns to exploit: the notes' checklist lists each quirk"
+)
 
 
-def _expect_equal(case: str, got: object, expected: object, inputs: dict) -> None:
-    """Exact equality (strings, None, bools), with the same readable message as expect_close."""
-    if type(got) is not type(expected) or got != expected:
-        fail(case, inputs, expected, got)
+def _expect_equal(
+    case: str, got: object, expected: object, inputs: dict, diagnose: Callable | None = None, convention: str = ""
+) -> None:
+    """Exact equality of value and type (strings, None, bools), with a likely cause when one is recognised."""
+    expect_equal(case, got, expected, inputs, diagnose=diagnose, convention=convention, strict_type=True)
+
+
+def _gsm8k_diagnosis(text: str, expected: str | None, method: str) -> Callable[[object], str | None]:
+    """Names the classic mistake behind a wrong GSM8K extraction of `text`, when it is one."""
+
+    def diagnose(got: object) -> str | None:
+        numbers = re.findall(r"(\-?[0-9\.\,]+)", text)
+        if method == "strict" and isinstance(got, str) and "," in got:
+            return "strict removes the commas of the number it reads ('1,234' -> '1234'); flexible keeps them"
+        if expected is not None and got == expected.rstrip(".") and expected.endswith("."):
+            return "the trailing full stop was removed; verl keeps it ('72.' != '72' is a quirk the reward keeps)"
+        if expected is None and got is not None:
+            if len(text) > 300:
+                return "only the last 300 characters are read (clip_chars): an answer before them is invisible"
+            if method == "strict" and "#### $" in text:
+                return "verl's strict pattern cannot capture '$': '#### $72' has no strict answer"
+            if method == "strict" and "#### " not in text:
+                return "strict reads only a number right after '#### ' (four hashes, exactly one space)"
+        if method == "strict" and isinstance(got, str):
+            found = re.findall(r"#### (\-?[0-9\.\,]+)", text)
+            if len(found) > 1 and got == found[0].replace(",", ""):
+                return "the first '#### ' was read: the last one wins (answer spam must not help)"
+        if method == "flexible" and numbers and got == numbers[0] and len(numbers) > 1:
+            return "the first number was read: flexible reads the last one that is not a lone '.'"
+        if method == "flexible" and got in ("", ".") and expected not in ("", "."):
+            return "a lone '.' is not a number: skip it and keep walking back"
+        if method == "flexible" and got is None and numbers:
+            return "when every match is '.', verl's loop leaves the first match, '.', as the answer"
+        return None
+
+    return diagnose
 
 
 # ---------------------------------------------------------------- extract_gsm8k_answer
@@ -33,7 +73,14 @@ def gsm8k_strict_hand_worked(fn: Callable) -> None:
         ("#### 3.5 apples", "3.5"),
     ]
     for text, expected in cases:
-        _expect_equal("strict extraction", fn(text, method="strict"), expected, {"text": text, "method": "strict"})
+        _expect_equal(
+            "strict extraction",
+            fn(text, method="strict"),
+            expected,
+            {"text": text, "method": "strict"},
+            _gsm8k_diagnosis(text, expected, "strict"),
+            VERL_GSM8K,
+        )
 
 
 def gsm8k_flexible_hand_worked(fn: Callable) -> None:
@@ -51,22 +98,49 @@ def gsm8k_flexible_hand_worked(fn: Callable) -> None:
     ]
     for text, expected in cases:
         _expect_equal(
-            "flexible extraction", fn(text, method="flexible"), expected, {"text": text, "method": "flexible"}
+            "flexible extraction",
+            fn(text, method="flexible"),
+            expected,
+            {"text": text, "method": "flexible"},
+            _gsm8k_diagnosis(text, expected, "flexible"),
+            VERL_GSM8K,
         )
 
 
 def gsm8k_last_answer_wins(fn: Callable) -> None:
     # hacking: writing several answers does not help, only the last one is read
     spam = "#### 70\n#### 71\n#### 72\n#### 73"
-    _expect_equal("answer spam: the last '#### ' wins", fn(spam, method="strict"), "73", {"text": spam})
+    _expect_equal(
+        "answer spam: the last '#### ' wins",
+        fn(spam, method="strict"),
+        "73",
+        {"text": spam},
+        _gsm8k_diagnosis(spam, "73", "strict"),
+    )
     listing = "It is 70, 71, 72 or 73"
-    _expect_equal("number listing: flexible reads the last", fn(listing, method="flexible"), "73", {"text": listing})
+    _expect_equal(
+        "number listing: flexible reads the last",
+        fn(listing, method="flexible"),
+        "73",
+        {"text": listing},
+        _gsm8k_diagnosis(listing, "73", "flexible"),
+    )
     prompt_like = "Format: end with '#### 0'.\nShe sold 72 clips.\n#### 72"
     _expect_equal(
-        "a '#### ' in prompt-like text comes first, so it loses", fn(prompt_like), "72", {"text": prompt_like}
+        "a '#### ' in prompt-like text comes first, so it loses",
+        fn(prompt_like),
+        "72",
+        {"text": prompt_like},
+        _gsm8k_diagnosis(prompt_like, "72", "strict"),
     )
     echoed = "#### 72\nRemember the format: #### 0"
-    _expect_equal("an echoed format example after the answer wins", fn(echoed), "0", {"text": echoed})
+    _expect_equal(
+        "an echoed format example after the answer wins",
+        fn(echoed),
+        "0",
+        {"text": echoed},
+        _gsm8k_diagnosis(echoed, "0", "strict"),
+    )
 
 
 def gsm8k_reads_only_the_tail(fn: Callable) -> None:
@@ -74,7 +148,14 @@ def gsm8k_reads_only_the_tail(fn: Callable) -> None:
     filler = "I am confident in this answer. " * 10  # 310 characters
     text = "#### 72\n" + filler
     inputs = {"text": "'#### 72\\n' + 310 characters of filler", "clip_chars": 300}
-    _expect_equal("answer earlier than the last 300 characters", fn(text, method="strict"), None, inputs)
+    _expect_equal(
+        "answer earlier than the last 300 characters",
+        fn(text, method="strict"),
+        None,
+        inputs,
+        _gsm8k_diagnosis(text, None, "strict"),
+        "verl reads only the last 300 characters (_SOLUTION_CLIP_CHARS) so that its regex never runs over a huge text",
+    )
     _expect_equal("clip_chars=None reads everything", fn(text, method="strict", clip_chars=None), "72", inputs)
     short = "#### 72\n" + "x" * 292  # exactly 300 characters: nothing is cut
     _expect_equal("a 300-character text is read whole", fn(short, method="strict"), "72", {"len(text)": len(short)})
@@ -85,15 +166,52 @@ def gsm8k_reads_only_the_tail(fn: Callable) -> None:
 def gsm8k_edge_cases(fn: Callable) -> None:
     for method in ("strict", "flexible"):
         _expect_equal("empty text", fn("", method=method), None, {"text": "", "method": method})
-    try:
-        fn("#### 1", method="loose")
-    except ValueError:
-        pass
-    else:
-        fail("unknown method", {"method": "loose"}, "ValueError", "no error")
+    expect_raises(
+        "unknown method",
+        lambda: fn("#### 1", method="loose"),
+        ValueError,
+        "a typo in the config must stop the run, not silently score with some default",
+        {"method": "loose"},
+    )
 
 
 # ---------------------------------------------------------------- normalize_answer
+
+
+def _normalize_variants(s: str) -> dict[str, str]:
+    """What classic mistakes make of `s`, each named by the mistake."""
+    punct = set(string.punctuation)
+
+    def articles(x: str, pattern: str = r"\b(a|an|the)\b") -> str:
+        return re.sub(pattern, " ", x)
+
+    lower = s.lower()
+    no_punct = "".join(ch for ch in lower if ch not in punct)
+    return {
+        "the articles were removed before the punctuation; delete punctuation first, so 'the-end' keeps its 'the'": (
+            " ".join("".join(ch for ch in articles(lower) if ch not in punct).split())
+        ),
+        "punctuation was replaced by a space; it is deleted ('U.S.A.' -> 'usa')": " ".join(
+            articles("".join(" " if ch in punct else ch for ch in lower)).split()
+        ),
+        "articles were removed inside words: only whole words a/an/the go (a regex with \\b on both sides)": " ".join(
+            articles(no_punct, r"(a|an|the)").split()
+        ),
+        "whitespace was not collapsed: runs of spaces become one, none at the ends (' '.join(text.split()))": (
+            articles(no_punct)
+        ),
+        "the text was not lower-cased first": " ".join(articles("".join(ch for ch in s if ch not in punct)).split()),
+        "non-ASCII punctuation was removed too: only the 32 characters of string.punctuation go": " ".join(
+            articles("".join(ch for ch in lower if not unicodedata.category(ch).startswith(("P", "S")))).split()
+        ),
+    }
+
+
+def _normalize_diagnosis(s: str) -> Callable[[object], str | None]:
+    def diagnose(got: object) -> str | None:
+        return next((why for why, value in _normalize_variants(s).items() if value == got), None)
+
+    return diagnose
 
 
 def normalize_hand_worked(fn: Callable) -> None:
@@ -112,7 +230,15 @@ def normalize_hand_worked(fn: Callable) -> None:
         ("", ""),
     ]
     for s, expected in cases:
-        _expect_equal("normalize_answer", fn(s), expected, {"s": s})
+        _expect_equal(
+            "normalize_answer",
+            fn(s),
+            expected,
+            {"s": s},
+            _normalize_diagnosis(s),
+            "SQuAD's normalize_answer, as Search-R1 and verl use it: lower, delete ASCII punctuation, drop whole-word "
+            "articles, collapse whitespace, in that order",
+        )
 
 
 def normalize_makes_em_forgiving(fn: Callable) -> None:
@@ -124,6 +250,33 @@ def normalize_makes_em_forgiving(fn: Callable) -> None:
 
 
 # ---------------------------------------------------------------- extract_answer
+
+
+def _answer_diagnosis(text: str, expected: str | None, tag: str = "answer", min_matches: int = 1) -> Callable:
+    """Names the classic mistake behind a wrong answer extraction from `text`, when it is one."""
+    lazy = re.findall(re.escape(f"<{tag}>") + "(.*?)" + re.escape(f"</{tag}>"), text, flags=re.DOTALL)
+    single_line = re.findall(re.escape(f"<{tag}>") + "(.*?)" + re.escape(f"</{tag}>"), text)
+
+    def diagnose(got: object) -> str | None:
+        if isinstance(got, str) and f"</{tag}>" in got:
+            return f"the match spans several blocks: the regex is greedy (.*); a lazy .*? stops at the first </{tag}>"
+        if len(lazy) > 1 and got == lazy[0].strip():
+            return "the first block was returned: the last block wins (spamming blocks must not help)"
+        if lazy and got == lazy[-1] and got != lazy[-1].strip():
+            return "the content was not stripped"
+        if got is None and expected == "":
+            return "an empty block is an answer, '' (not None): only a missing block gives None"
+        if got is None and expected is not None and not single_line and lazy:
+            return "the block spans lines: without re.DOTALL, '.' does not match a newline"
+        if got is not None and expected is None and len(lazy) >= 1 and len(lazy) < min_matches:
+            return f"min_matches={min_matches} was ignored: fewer complete blocks than that give None"
+        if got is not None and expected is None and f"<{tag.upper()}>" in text:
+            return "the tags are case-sensitive: <ANSWER> is not <answer>"
+        if got is not None and expected is None:
+            return "only complete blocks count: an opening tag without its closing tag is not an answer"
+        return None
+
+    return diagnose
 
 
 def extract_answer_hand_worked(fn: Callable) -> None:
@@ -140,13 +293,13 @@ def extract_answer_hand_worked(fn: Callable) -> None:
         ("</answer>Paris<answer>", None),
     ]
     for text, expected in cases:
-        _expect_equal("extract_answer", fn(text), expected, {"response": text})
+        _expect_equal("extract_answer", fn(text), expected, {"response": text}, _answer_diagnosis(text, expected))
 
 
 def extract_answer_spam_last_wins(fn: Callable) -> None:
     # hacking: a block per candidate does not help, only the last one is read
     spam = "".join(f"<answer>{k}</answer>" for k in range(1, 11))
-    _expect_equal("answer spam: the last block wins", fn(spam), "10", {"response": spam})
+    _expect_equal("answer spam: the last block wins", fn(spam), "10", {"response": spam}, _answer_diagnosis(spam, "10"))
 
 
 def extract_answer_prompt_plus_response(fn: Callable) -> None:
@@ -169,6 +322,8 @@ def extract_answer_prompt_plus_response(fn: Callable) -> None:
             fn(text, min_matches=min_matches),
             expected,
             {"text": text, "min_matches": min_matches},
+            _answer_diagnosis(text, expected, min_matches=min_matches),
+            "min_matches=2 reproduces Search-R1's qa_em.py, which scores prompt + response and needs two blocks",
         )
     _expect_equal("a custom tag", fn("<final>42</final>", tag="final"), "42", {"response": "<final>42</final>"})
 
@@ -212,7 +367,14 @@ def sequence_hand_worked(fn: Callable) -> None:
             isinstance(got, tuple) and len(got) == 2 and isinstance(got[0], bool) and isinstance(got[1], str),
             f"expected a (bool, str) pair, got {got!r}",
         )
-        _expect_equal("is_valid_sequence", got[0], expected, {"response": text, "require_think": require_think})
+        _expect_equal(
+            "is_valid_sequence",
+            got[0],
+            expected,
+            {"response": text, "require_think": require_think, "your reason": got[1]},
+            convention="Search-R1's grammar: <think> (<search> <information> <think>)* <answer>, only whitespace "
+            "outside the blocks, nothing after </answer>; require_think=False makes every think optional",
+        )
 
 
 def sequence_multi_turn(fn: Callable) -> None:

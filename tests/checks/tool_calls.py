@@ -7,12 +7,40 @@ from collections.abc import Callable
 
 from minimal_impl.tool_calls import INVALID_ACTION_MESSAGE, ToolProtocol
 
-from ._util import expect_true, fail, run_checks
+from ._util import expect_equal, expect_raises, expect_true, run_checks
 
 
-def _expect_equal(case: str, got: object, expected: object, inputs: dict) -> None:
-    if got != expected:
-        fail(case, inputs, expected, got)
+def _expect_equal(case: str, got: object, expected: object, inputs: dict, diagnose: Callable | None = None) -> None:
+    expect_equal(case, got, expected, inputs, diagnose=diagnose)
+
+
+def _parse_diagnosis(text: str) -> Callable[[object], str | None]:
+    def diagnose(got: object) -> str | None:
+        content = got[1] if isinstance(got, tuple) and len(got) == 2 and isinstance(got[1], str) else ""
+        if "</search>" in content or "</answer>" in content or "[/S*]" in content or "(/A+)" in content:
+            return "the content runs past its closing tag: the regex is greedy (.*); a lazy .*? stops at the first one"
+        if content != content.strip():
+            return "the content was not stripped"
+        return None
+
+    return diagnose
+
+
+def _mask_diagnosis(prompt_len: int, segments: list) -> Callable[[object], str | None]:
+    def diagnose(got: object) -> str | None:
+        if not isinstance(got, list):
+            return None
+        if any(got[:prompt_len]):
+            return "the prompt has loss mask 1: the prompt is read (attention 1) but never trained (loss 0)"
+        start = prompt_len
+        for ids, generated in segments:
+            span = got[start : start + len(ids)]
+            if not generated and any(span):
+                return "an observation has loss mask 1: tool output was not sampled by the policy, so loss mask 0"
+            start += len(ids)
+        return None
+
+    return diagnose
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -32,7 +60,7 @@ def parse_search_r1_examples(fn: Callable) -> None:
         ("<think> no action in this turn </think>", (None, "")),
     ]
     for text, expected in cases:
-        _expect_equal("Search-R1-style turns", tuple(fn(text)), expected, {"text": text})
+        _expect_equal("Search-R1-style turns", tuple(fn(text)), expected, {"text": text}, _parse_diagnosis(text))
 
 
 def parse_first_complete_action(fn: Callable) -> None:
@@ -51,7 +79,7 @@ def parse_first_complete_action(fn: Callable) -> None:
         ("", (None, "")),
     ]
     for text, expected in cases:
-        _expect_equal("first complete action", tuple(fn(text)), expected, {"text": text})
+        _expect_equal("first complete action", tuple(fn(text)), expected, {"text": text}, _parse_diagnosis(text))
 
 
 def parse_custom_tags(fn: Callable) -> None:
@@ -64,7 +92,13 @@ def parse_custom_tags(fn: Callable) -> None:
         ("[SSS] q [/SSS]", (None, "")),
     ]
     for text, expected in cases:
-        _expect_equal("custom tags", tuple(fn(text, protocol)), expected, {"text": text, "protocol": protocol})
+        _expect_equal(
+            "custom tags (regex metacharacters must be escaped with re.escape)",
+            tuple(fn(text, protocol)),
+            expected,
+            {"text": text, "protocol": protocol},
+            _parse_diagnosis(text),
+        )
 
 
 def check_parse_action(fn: Callable, verbose: bool = True) -> None:
@@ -89,7 +123,13 @@ def assemble_hand_worked(fn: Callable) -> None:
         "input_ids: prompt then segments", list(out["input_ids"]), [11, 12, 13, 21, 22, 31, 32, 33, 41], inputs
     )
     _expect_equal("attention_mask: 1 on every real token", list(out["attention_mask"]), [1] * 9, inputs)
-    _expect_equal("loss_mask: 1 only on the model's turns", list(out["loss_mask"]), [0, 0, 0, 1, 1, 0, 0, 0, 1], inputs)
+    _expect_equal(
+        "loss_mask: 1 only on the model's turns",
+        list(out["loss_mask"]),
+        [0, 0, 0, 1, 1, 0, 0, 0, 1],
+        inputs,
+        _mask_diagnosis(len(prompt), segments),
+    )
     _expect_equal("response_start = prompt length", out["response_start"], 3, inputs)
 
 
@@ -115,7 +155,9 @@ def assemble_consecutive_and_long(fn: Callable) -> None:
     expect_true(
         "lengths", len(mask) == len(out["input_ids"]) == len(out["attention_mask"]) == 75, "lengths differ", inputs
     )
-    _expect_equal("loss_mask by span", mask, [0] * 2 + [1] * 40 + [0] * 30 + [1] * 3, inputs)
+    _expect_equal(
+        "loss_mask by span", mask, [0] * 2 + [1] * 40 + [0] * 30 + [1] * 3, inputs, _mask_diagnosis(2, segments)
+    )
     trained = [t for t, m in zip(out["input_ids"], mask) if m == 1]
     _expect_equal("the trained ids are the model's ids, in order", trained, turn_a + turn_b + turn_c, inputs)
 
@@ -180,12 +222,13 @@ def env_step_answer_invalid_last_turn(fn: Callable) -> None:
     got = tuple(fn("search", "capital of France", search, do_search=False))
     _expect_equal("last turn: search not executed", got, ("", False), {"action": "search", "do_search": False})
     _expect_equal("no search call for answer, invalid or last turn", search.queries, [], {"calls": search.queries})
-    try:
-        fn("browse", "x", search)
-    except ValueError:
-        pass
-    else:
-        fail("unknown action", {"action": "browse"}, "ValueError", "no error")
+    expect_raises(
+        "unknown action",
+        lambda: fn("browse", "x", search),
+        ValueError,
+        "parse_action only ever returns 'search', 'answer' or None: anything else is a bug to surface",
+        {"action": "browse"},
+    )
 
 
 def check_env_step(fn: Callable, verbose: bool = True) -> None:
@@ -230,12 +273,9 @@ def truncate_custom_tags_and_errors(fn: Callable) -> None:
     protocol = ToolProtocol(search_open="[q]", search_close="[/q]", answer_open="[a]", answer_close="[/a]")
     text = "[a] x [/a] [q] y [/q]"
     _expect_equal("the protocol's tags", fn(text, protocol), "[a] x [/a]", {"text": text, "protocol": "[/q] [/a]"})
-    try:
-        fn(None)
-    except ValueError:
-        pass
-    else:
-        fail("not a string", {"text": None}, "ValueError", "no error")
+    expect_raises(
+        "not a string", lambda: fn(None), ValueError, "a non-string turn is a bug in the caller", {"text": None}
+    )
 
 
 def check_truncate_at_action(fn: Callable, verbose: bool = True) -> None:

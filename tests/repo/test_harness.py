@@ -108,3 +108,52 @@ def test_out_refuses_to_overwrite(tmp_path: Path) -> None:
     (target / "gae.py").write_text("# my work\n", encoding="utf-8")
     assert main(["--out", str(target)]) == 1
     assert (target / "gae.py").read_text(encoding="utf-8") == "# my work\n"
+
+
+def _flat(text: str) -> str:
+    """Stub comments wrap long hints: compare text with the comment markers and line breaks removed."""
+    return " ".join(text.replace("#", " ").split())
+
+
+def test_stubs_show_the_first_hint_only() -> None:
+    files = generate()
+    for ex in all_exercises():
+        stub = _flat(files[f"{ex.module}.py"])
+        assert _flat(f"Hint 1 of {len(ex.hints)}: {ex.hints[0]}") in stub, ex.qualname
+        for later in ex.hints[1:]:
+            assert _flat(later) not in stub, f"{ex.qualname}: a later hint leaked into the stub: {later}"
+        if len(ex.hints) > 1:
+            assert f"--hint {ex.qualname}" in stub, ex.qualname
+
+
+def test_hint_reveals_the_next_one_and_records_progress(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    work = tmp_path / "my_work"
+    assert main(["--out", str(work)]) == 0
+    ex = next(e for e in all_exercises() if e.qualname == "gae.compute_gae")
+    capsys.readouterr()
+    for k in range(2, len(ex.hints) + 1):
+        assert main(["--hint", ex.qualname, "--dir", str(work)]) == 0
+        out = capsys.readouterr().out
+        assert f"hint {k} of {len(ex.hints)}" in out and _flat(ex.hints[k - 1]) in _flat(out), out
+    assert main(["--hint", ex.qualname, "--dir", str(work)]) == 0
+    assert "no hints left" in capsys.readouterr().out
+    assert '"gae.compute_gae": 4' in (work / ".hints.json").read_text(encoding="utf-8")
+
+
+def test_hint_names_a_wrong_exercise_or_a_missing_copy(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["--out", str(tmp_path / "mine")]) == 0
+    assert main(["--hint", "gae.compute_gea", "--dir", str(tmp_path / "mine")]) == 1
+    assert "Did you mean gae.compute_gae" in capsys.readouterr().err
+    assert main(["--hint", "gae.compute_gae", "--dir", str(tmp_path / "nowhere")]) == 1
+    assert "--out" in capsys.readouterr().err
+
+
+def test_a_copy_is_yours_and_names_the_venv_pytest(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    target = tmp_path / "my_copy"
+    assert main(["--out", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert ".venv/bin/pytest" in out and "--impl my_copy" in out and f"PYTHONPATH={tmp_path}" in out
+    header = (target / "gae.py").read_text(encoding="utf-8").splitlines()[1]
+    assert "Your copy" in header and "do not edit" not in header
+    assert "--hint gae.compute_gae --dir my_copy" in (target / "gae.py").read_text(encoding="utf-8")
+    assert "do not edit here" in (ROOT / "exercises" / "gae.py").read_text(encoding="utf-8").splitlines()[1]

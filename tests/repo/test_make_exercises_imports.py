@@ -38,7 +38,7 @@ def test_generated_stub_imports_and_raises(tmp_path) -> None:
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "ppo.py").write_text("def aggregate_loss():\n    return 0\n")
-    (package / "demo.py").write_text(make_stub_module(SOURCE, "demo", {"ppo", "demo"}))
+    (package / "demo.py").write_text(make_stub_module(SOURCE, "demo", package_modules={"ppo", "demo"}))
     sys.path.insert(0, str(tmp_path))
     try:
         demo = importlib.import_module("stubpkg.demo")

@@ -1,0 +1,242 @@
+# Chapter 05 notes: learning_notes/05_agent_rl/README.md#bm25-derived-with-a-worked-example
+"""Every worked number of chapter 05: the BM25 example computed by the reference BM25, the trajectory
+counts from the ids the tokenizer test asserts, the speed table copied from its committed results."""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import cache
+
+from minimal_impl import bm25
+from scripts.check_numbers import ROOT, Asserted, Cited, Computed, Given, Measured
+
+NOTE = "learning_notes/05_agent_rl/README.md"
+COMPLETE = True
+
+SPEED = "learning_notes/05_agent_rl/bm25_speed.md"
+TOKENIZER_TEST = "tests/repo/test_tiny_tokenizer.py"
+DOCS = ["the cat sat", "the dog barked loudly", "the mat", "cat chases cat"]
+QUERY = ["the", "cat", "sat"]
+K1, B, EPSILON = 1.5, 0.75, 0.25
+
+
+@cache
+def _okapi() -> bm25.BM25:
+    return bm25.BM25(k1=K1, b=B, epsilon=EPSILON).index([bm25.tokenize(d) for d in DOCS])
+
+
+@cache
+def _lucene() -> bm25.BM25:
+    return bm25.BM25(k1=K1, b=B, idf="lucene").index([bm25.tokenize(d) for d in DOCS])
+
+
+def _idf(index: bm25.BM25, term: str) -> float:
+    return float(index.idf[index.vocab[term]])
+
+
+def _lengths() -> list[int]:
+    return [len(bm25.tokenize(d)) for d in DOCS]
+
+
+def _avgdl() -> float:
+    return sum(_lengths()) / len(DOCS)
+
+
+def _k(doc: int) -> float:
+    """K = k1 (1 - b + b |d| / avgdl)."""
+    return K1 * (1 - B + B * _lengths()[doc] / _avgdl())
+
+
+def _tf_part(doc: int, tf: int = 1) -> float:
+    return tf * (K1 + 1) / (tf + _k(doc))
+
+
+def _doc_row(doc: int) -> list[float]:
+    row = [_lengths()[doc], _k(doc)]
+    return row + ([2, _tf_part(doc, 2)] if doc == 3 else [_tf_part(doc)])
+
+
+def _scores(index: bm25.BM25) -> list[float]:
+    return index.get_scores(QUERY).tolist()
+
+
+@cache
+def _trajectory_segments() -> list[int]:
+    """Segment lengths of the worked trajectory, read off the note's code block (whose ids a test asserts)."""
+    note = (ROOT / NOTE).read_text(encoding="utf-8")
+    line = next(x for x in note.splitlines() if x.startswith("input_ids  37 281"))
+    return [len(part.split()) for part in line.removeprefix("input_ids").split("|")]
+
+
+def _speed(library: str, column: str) -> float:
+    """A number of the committed speed table (bm25_speed.md), by library name and column header."""
+    header: list[str] = []
+    for row in (ROOT / SPEED).read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        if cells and cells[0] == "library":
+            header = cells
+        elif header and cells[0] == library and (library != "ours" or "one query per call" in row):
+            return float(re.sub(r"[^\d.]", "", cells[header.index(column)]))
+    raise KeyError(library)
+
+
+NUMBERS = [
+    # the trajectory
+    Asserted(
+        "input_ids  37 281 289 277 310 33 | 414 310 223 415 | 201 201 416 38 371 341 10 54 271 333 28 303 11 384 292 16 "
+        "417 201 201 | 418 303 223 419",
+        test=f"{TOKENIZER_TEST}::test_the_trajectory_printed_in_the_notes",
+    ),
+    Computed(
+        "prompt (6)             | turn 1 (4)      | information (19)",
+        lambda: [_trajectory_segments()[0], 1, *_trajectory_segments()[1:3]],
+    ),
+    Computed("| turn 2 (4)", lambda: [2, _trajectory_segments()[3]]),
+    Computed(
+        "Only 8 of the 27 response tokens are trained",
+        lambda: [_trajectory_segments()[1] + _trajectory_segments()[3], sum(_trajectory_segments()[1:])],
+    ),
+    Asserted(
+        "a one-search episode is 19 prompt, 22 + 20\nmodel and 50 observation tokens",
+        test=f"{TOKENIZER_TEST}::test_other_numbers_quoted_in_the_notes",
+    ),
+    Cited(
+        "with `topk=3` Wikipedia passages of ~100 words each",
+        "Search-R1's retriever: topk=3 over wiki-18, whose "
+        "passages are DPR's 100-word splits (Karpukhin et al. 2020, arXiv 2004.04906)",
+    ),
+    Asserted(
+        "samples `[418, 223, 50, 67, 84, 75, 85, 223, 419]`, which decodes to\n   `<answer> Paris </answer>` and "
+        "re-encodes as `[418, 303, 223, 419]`: four tokens instead of nine",
+        test=f"{TOKENIZER_TEST}::test_other_numbers_quoted_in_the_notes",
+    ),
+    Cited(
+        "`max_turns=2` in its `train_ppo.sh`/`train_grpo.sh` (4 in the scripts that\nreproduce the paper), `topk=3` "
+        "documents per search, `max_obs_length=500`, `max_response_length=500`",
+        "Search-R1's train_ppo.sh / train_grpo.sh and its paper-reproduction scripts",
+    ),
+    # the mask ablation
+    Cited(
+        "**0.431 with the mask and 0.343 without** (NQ 0.480 vs 0.388, HotpotQA\n0.433 vs 0.325)",
+        "Search-R1, arXiv 2503.09516, section 5.4, Table 4 (Qwen2.5-7B-base, PPO)",
+    ),
+    Cited("reports 0.431 vs 0.343 average EM", "Search-R1, arXiv 2503.09516, Table 4"),
+    # BM25
+    Given("smoothed\nby 0.5", "the 0.5 of the Robertson–Spärck Jones estimate, part of the formula"),
+    Cited("(epsilon = 0.25,", "rank-bm25's BM25Okapi default epsilon=0.25"),
+    Given("`log(1 + (N - df + 0.5)/(df + 0.5))`", "Lucene's idf formula"),
+    Given("**Worked example** (k1 = 1.5, b = 0.75, epsilon = 0.25;", "the example's parameters: rank-bm25's defaults"),
+    Computed(
+        "| doc | tokens | \\|d\\| | K = 1.5 (0.25 + 0.75 \\|d\\| / 3) | tf part for tf = 1: 2.5 / (1 + K) |",
+        lambda: [K1, 1 - B, B, _avgdl(), 1, K1 + 1, 1],
+    ),
+    Computed("| d0 | the cat sat | 3 | 1.5 | 1.000000 |", lambda: _doc_row(0)),
+    Computed("| d1 | the dog barked loudly | 4 | 1.875 | 0.869565 |", lambda: _doc_row(1)),
+    Computed("| d2 | the mat | 2 | 1.125 | 1.176471 |", lambda: _doc_row(2)),
+    Computed("| d3 | cat chases cat | 3 | 1.5 | (cat, tf = 2: 5 / 3.5) |", lambda: _doc_row(3)),
+    Computed(
+        "N = 4, avgdl = 12 / 4 = 3. Okapi idfs, with `L = log(3.5 / 1.5) = 0.847298`:",
+        lambda: [len(DOCS), _avgdl(), _avgdl(), len(DOCS) - 1 + 0.5, 1 + 0.5, _idf(_okapi(), "sat")],
+    ),
+    Computed(
+        "| the | 3 | log(1.5 / 3.5) = −L | floor = 0.25 · mean = 0.25 · (−L + 0 + 6L) / 8 = **0.132390** |",
+        lambda: [
+            3,
+            len(DOCS) - 3 + 0.5,
+            3 + 0.5,
+            EPSILON,
+            EPSILON,
+            _idf(_okapi(), "cat"),
+            len(_okapi().vocab),
+            _idf(_okapi(), "the"),
+        ],
+    ),
+    Computed(
+        "| cat | 2 = N/2 | log(2.5 / 2.5) = **0** | 0 |",
+        lambda: [2, len(DOCS) / 2, 2.5, 2.5, math.log(2.5 / 2.5), _idf(_okapi(), "cat")],
+    ),
+    Computed(
+        "| sat, dog, barked, loudly, mat, chases | 1 | L | 0.847298 |",
+        lambda: [1, _idf(_okapi(), "chases")],
+    ),
+    Computed(
+        "| d0 | 0.132390 × 1.0 | 0 | 0.847298 × 1.0 | **0.979688** |",
+        lambda: [_idf(_okapi(), "the"), _tf_part(0), 0, _idf(_okapi(), "sat"), _tf_part(0), _scores(_okapi())[0]],
+    ),
+    Computed(
+        "| d1 | 0.132390 × 0.869565 | – | – | 0.115122 |",
+        lambda: [_idf(_okapi(), "the"), _tf_part(1), _scores(_okapi())[1]],
+    ),
+    Computed(
+        "| d2 | 0.132390 × 1.176471 | – | – | 0.155753 |",
+        lambda: [_idf(_okapi(), "the"), _tf_part(2), _scores(_okapi())[2]],
+    ),
+    Computed(
+        "| d3 | – | 0 × 1.428571 | – | **0.000000** |",
+        lambda: [_idf(_okapi(), "cat"), _tf_part(3, 2), _scores(_okapi())[3]],
+    ),
+    Computed(
+        'shares only "the" with the query, scores 0.156: the df = N/2 zero at work',
+        lambda: [_scores(_okapi())[2], 2],
+    ),
+    Computed(
+        "Under lucene, idf(the) =\nlog(10/7) = 0.356675, idf(cat) = log 2 = 0.693147, idf(sat) = log(10/3) = 1.203973, "
+        "the tf part is\n`tf / (tf + K)`, and the scores are 0.901518, 0.124061, 0.167847, 0.396084: d3 climbs to "
+        "second\n(`log 2 × 2/3.5`)",
+        lambda: [
+            10,
+            7,
+            _idf(_lucene(), "the"),
+            2,
+            _idf(_lucene(), "cat"),
+            10,
+            3,
+            _idf(_lucene(), "sat"),
+            *_scores(_lucene()),
+            2,
+            2 / (2 + _k(3)),
+        ],  # fmt: skip
+    ),
+    Computed(
+        "**Against the oracles.** On 3,000 docstring paragraphs",
+        lambda: 3000,
+    ),
+    Asserted(
+        "On 3,000 docstring paragraphs", test="tests/test_bm25.py::test_okapi_scores_match_rank_bm25_on_real_text"
+    ),
+    # the speed table: copied from the committed results of bench/bm25_bench.py
+    Measured("builds a 60,000-document\ncorpus", source=SPEED),
+    Measured("on the same 1,000 known-item\nqueries", source=SPEED),
+    Measured("| ours | okapi | 0.42 | 13,991 | 0.988 | — | — | batched `search(queries, 10)` |", source=SPEED),
+    Measured("| ours | lucene | 0.42 | 13,657 | 0.988 | — | — | batched `search(queries, 10)` |", source=SPEED),
+    Measured("| ours | okapi | 0.42 | 2,310 | 0.987 | — | — | one query per call (300 queries) |", source=SPEED),
+    Measured(
+        "| bm25s 0.3.16 | lucene | 2.80 | 312 | 0.988 | **43.8×** | 6.6× | numpy backend, `n_threads=0` |",
+        source=SPEED,
+        at="| 2.80 | 312 | 0.988 | **43.8×** | 6.6× |",
+    ),
+    Measured(
+        "| rank-bm25 0.2.2 | okapi | 0.74 | 12 | 1.000 | **1176.9×** | 1.8× | `get_top_n`, first 100 queries |",
+        source=SPEED,
+        at="| 0.74 | 12 | 1.000 | **1176.9×** | 1.8× | `get_top_n`, first 100 queries |",
+    ),
+    Measured(
+        "bm25s on 100% of the queries, rank-bm25 on 100% (its 100)",
+        source=SPEED,
+    ),
+    Computed(
+        "ours answers 7.4× more queries per second than bm25s's batched call",
+        lambda: _speed("ours", "queries/s") / _speed("bm25s 0.3.16", "queries/s"),
+    ),
+    Computed(
+        "a flat fp32 e5 index is 21M × 768 × 4 B ≈ 65 GB",
+        lambda: [768, 4, 21e6 * 768 * 4 / 1e9],
+    ),
+    Cited("(Pyserini, whose defaults are k1 = 0.9, b = 0.4)", "Pyserini's SimpleSearcher / LuceneSearcher defaults"),
+    Cited(
+        "Pyserini's defaults are k1 = 0.9, b = 0.4, rank-bm25's\n      k1 = 1.5, b = 0.75.",
+        "Pyserini's LuceneSearcher and rank-bm25's BM25Okapi defaults",
+    ),
+    Given("Okapi idf `log((N - df + 0.5)/(df\n+ 0.5))`", "the okapi idf formula"),
+]
