@@ -102,20 +102,24 @@ class TrainingFailed(RuntimeError):
     """The run cannot go on (numbers went non-finite); the message names the likely cause."""
 
 
-def track_skipped_steps(run: Run, skips: list[bool]) -> None:
-    """Count optimizer steps skipped for a non-finite gradient norm; too many in a row stop the run."""
-    state, limit = run.state, run.config.max_skipped_steps_in_a_row
+def count_skipped_steps(run: Run, skips: list[bool]) -> None:
+    """Count the optimizer steps skipped for a non-finite gradient norm (in a row, and since the last eval)."""
     for skipped in skips:
-        state.skipped_in_a_row = state.skipped_in_a_row + 1 if skipped else 0
-        state.skipped_since_eval += skipped
-    if state.skipped_in_a_row >= limit:
-        c = run.config
+        run.state.skipped_in_a_row = run.state.skipped_in_a_row + 1 if skipped else 0
+        run.state.skipped_since_eval += skipped
+
+
+def stop_if_diverged(run: Run) -> None:
+    """Too many skipped optimizer steps in a row: the run has diverged; stop it, saying why."""
+    state, c = run.state, run.config
+    if state.skipped_in_a_row >= c.max_skipped_steps_in_a_row:
         raise TrainingFailed(
             f"the last {state.skipped_in_a_row} optimizer steps were all skipped: their gradient norm was NaN or "
-            f"infinite (limit max_skipped_steps_in_a_row={limit}). Likely cause: a learning rate too high for "
-            f"this model (actor_lr={c.actor_lr}, critic_lr={c.critic_lr}) made the weights blow up, or a NaN "
-            "entered the loss (look at actor/pg_loss, kl/ref and the advantages with verbose=true). Nothing after "
-            "the newest checkpoint is saved; resume from it with a smaller learning rate (--allow-config-change)."
+            f"infinite (limit max_skipped_steps_in_a_row={c.max_skipped_steps_in_a_row}). Likely cause: a learning "
+            f"rate too high for this model (actor_lr={c.actor_lr}, critic_lr={c.critic_lr}) made the weights blow "
+            "up, or a NaN entered the loss (look at actor/pg_loss, kl/ref and the advantages with verbose=true). "
+            "Nothing after the newest checkpoint is saved; resume from it with a smaller learning rate "
+            "(--allow-config-change)."
         )
 
 
@@ -175,7 +179,7 @@ def rl_step(run: Run, step: int) -> dict:
         critic_update, critic_skips = update_critic(run, batch, group_rows=kept or group_rows, generator=generator)
         update.update(critic_update)
         skips = [a or b for a, b in zip(skips, critic_skips)] if skips else critic_skips
-    track_skipped_steps(run, skips)  # a few non-finite gradient norms in a row stop the run
+    count_skipped_steps(run, skips)  # too many in a row stop the run (rl_loop, after the step is logged)
     run.backend.sync_weights(run.policy)  # vLLM samples from its own copy of the weights
     t_update = time.time() - t_update
 
@@ -323,7 +327,16 @@ def train(config: TrainConfig, log: Callable[[str], None] | None = None) -> dict
     log = log or tqdm.write  # one channel for every message; tqdm.write keeps the progress bar intact
     t_start = time.time()
     impl = load_checked_impl(config, log)
-    run = setup_run(config, impl=impl, log=log)
+    lock = ckpt.lock_run_dir(config.run_dir)  # before anything is read or written: one run per directory
+    try:
+        return run_and_summarize(setup_run(config, impl=impl, log=log), t_start)
+    finally:
+        lock.close()  # the directory is free again (the kernel releases it at exit anyway, kill -9 included)
+
+
+def run_and_summarize(run: Run, t_start: float) -> dict:
+    """The baseline, the RL loop, the final model and summary.json."""
+    config, impl, log = run.config, run.impl, run.log
     with contextlib.closing(
         RunLogger(config.run_dir, run.state.global_step, config.use_wandb, config.to_dict(), log=log)
     ) as logger:
@@ -365,6 +378,7 @@ def rl_loop(run: Run, logger: RunLogger, baseline: dict) -> str:
             for step in range(state.global_step + 1, c.total_steps + 1):
                 metrics = rl_step(run, step)
                 logger.log(step, metrics)
+                stop_if_diverged(run)
                 progress.update(1)
                 if step % c.log_every == 0:
                     run.log(console_line(step, c.total_steps, metrics))

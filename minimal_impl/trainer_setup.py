@@ -83,7 +83,6 @@ class Run:
     state: TrainingState
     resumed_from: Path | None
     prompt_ids: Callable[[dict], list[int]]  # a row's chat-formatted prompt ids
-    lock: object  # the run directory's lock, held until the run ends (checkpoint.lock_run_dir)
 
     def search(self, queries: list[str]) -> list[list[dict]]:
         return self.task.search_batch(queries, self.config.retriever_topk)
@@ -230,6 +229,8 @@ def resolve_resume(config: TrainConfig, log: Callable[[str], None]) -> Path | No
 
 # keys that may differ from the checkpoint's configuration on resume without changing what trains
 RESUME_FREE_KEYS = {
+    "run_name",
+    "output_dir",  # a run directory that was renamed or moved
     "resume",
     "total_steps",
     "verbose",
@@ -376,7 +377,6 @@ def setup_run(config: TrainConfig, *, impl: Impl, log: Callable[[str], None]) ->
         torch.set_num_threads(config.num_threads)
     seed_everything(config.seed)
     run_dir = config.run_dir
-    lock = ckpt.lock_run_dir(run_dir)  # before anything is read or written: one run per directory
     resume_from = resolve_resume(config, log)
     if resume_from:
         check_resume_config(config, resume_from, log)
@@ -464,5 +464,4 @@ def setup_run(config: TrainConfig, *, impl: Impl, log: Callable[[str], None]) ->
         state=state,
         resumed_from=resume_from,
         prompt_ids=prompt_ids,
-        lock=lock,
     )
