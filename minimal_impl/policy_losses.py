@@ -68,7 +68,7 @@ def gspo_policy_loss(
     """
     # EXERCISE difficulty=3 minutes=30
     # HINT: Per sequence: mean log-ratio = masked_sum(logprobs - old_logprobs, mask, dim=-1) / (token count, at least 1).
-    # HINT: Token form of the ratio: log s_it = logprobs - logprobs.detach() + (mean log-ratio).detach()[:, None]; its value is the sequence's, its gradient the token's own. Clamp it at max 10, then exp.
+    # HINT: You need a [B, T] tensor whose value on every token is the sequence's mean log-ratio but whose gradient is that of the token's own log-prob: x - x.detach() + y.detach() has the value of y and the gradient of x. Clamp it at max 10 (verl), then exp.
     # HINT: The rest is PPO without dual clip: max(-A * s, -A * clip(s, 1 - clip_low, 1 + clip_high)), multiplied by is_weights when given, then aggregate_loss with agg.
     # HINT: clipfrac = masked_mean(clipped term > unclipped term); approx_kl = masked_mean(old_logprobs - logprobs).
     _check_clip(clip_low, clip_high)
