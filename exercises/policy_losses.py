@@ -49,8 +49,8 @@ def gspo_policy_loss(
     gradient -A_i s_i (1/|y_i|) sum_t grad log pi_it.
 
     Example (clip 0.2, seq-mean-token-mean): A = +1 with token ratios (1.5, 1) gives s = sqrt(1.5) =
-    1.22 > 1.2: clipped, loss -1.2, no gradient; A = -1 with ratios (2, 0.5, 1) gives s = 1: loss 1,
-    although PPO would have clipped two of its tokens.
+    1.22 > 1.2: clipped, loss -1.2, no gradient; A = -1 with ratios (2, 0.5, 1) gives s = 1: loss 1 and
+    the same weight on all three tokens, where PPO would have clipped the 0.5 and doubled the 2.
 
     Args:
         logprobs: `[B, T]` log-probs under the current parameters (with grad).

@@ -73,7 +73,8 @@ def rollout_is_weights(
             "low_high") for IcePop, w <- w if low <= w <= high else 0.
 
     Returns:
-        weights `[B, T]`, detached, 0 where the mask is 0; and stats, all over the valid tokens:
+        weights `[B, T]`, detached, 0 where the mask is 0 (whatever log_ratio holds there, NaN
+        included); and stats, all over the valid tokens:
           - `log_ratio_abs_mean`: mean |log pi_old - log pi_rollout| per token, the size of the mismatch;
           - `weight_mean`: mean of the returned weights (verl's rollout_is_mean);
           - `ess`: effective sample size / n = (mean w)^2 / mean(w^2), in (0, 1]; 1 when all

@@ -72,7 +72,8 @@ def rollout_is_weights(
             "low_high") for IcePop, w <- w if low <= w <= high else 0.
 
     Returns:
-        weights `[B, T]`, detached, 0 where the mask is 0; and stats, all over the valid tokens:
+        weights `[B, T]`, detached, 0 where the mask is 0 (whatever log_ratio holds there, NaN
+        included); and stats, all over the valid tokens:
           - `log_ratio_abs_mean`: mean |log pi_old - log pi_rollout| per token, the size of the mismatch;
           - `weight_mean`: mean of the returned weights (verl's rollout_is_mean);
           - `ess`: effective sample size / n = (mean w)^2 / mean(w^2), in (0, 1]; 1 when all
@@ -102,7 +103,8 @@ def rollout_is_weights(
     else:
         # log w_i = sum_t log(pi_old_t / pi_rollout_t) over the response's valid tokens
         log_w = masked_sum(log_ratio, mask, dim=-1).unsqueeze(-1).expand_as(log_ratio)  # [B, T]
-    raw = torch.exp(torch.clamp(log_w, -SAFETY_BOUND, SAFETY_BOUND)) * mask  # [B, T]
+    # w = exp(clamp(log w, -20, 20)) on valid tokens, 0 elsewhere (even where log_ratio is NaN: padding)
+    raw = torch.where(mask.bool(), torch.exp(torch.clamp(log_w, -SAFETY_BOUND, SAFETY_BOUND)), 0.0)  # [B, T]
     if low is None:
         # TIS: w <- min(w, C)
         weights = torch.clamp(raw, max=high)

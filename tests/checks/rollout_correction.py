@@ -98,6 +98,16 @@ def is_weights_edge_cases(fn: Callable) -> None:
     expect_true("all-zero mask", all(v == 0.0 for v in stats.values()), f"stats should all be 0, got {stats}")
     _, stats = fn(torch.full((2, 4), 3.0), torch.ones(2, 4), level="token", threshold=(0.5, 2.0))
     expect_close("IcePop drops every token: ess 0, not a division by zero", stats["ess"], 0.0, {"log_ratio": 3.0})
+    padded = IS_LOG.clone()
+    padded[0, 3] = float("nan")  # a log-prob the engine never computed, on a padding position
+    for level in ("token", "sequence"):
+        weights, _ = fn(padded, IS_MASK, level=level, threshold=2.0)
+        expect_true(
+            f"NaN on a masked position, {level} level",
+            not torch.isnan(weights).any(),
+            "a masked position must get weight 0 whatever its log-ratio (NaN * 0 is NaN)",
+            {"log_ratio": padded, "mask": IS_MASK},
+        )
     _raises_value_error(lambda: fn(IS_LOG, IS_MASK, level="batch"), "level='batch'")
     _raises_value_error(lambda: fn(IS_LOG, IS_MASK, threshold=-1.0), "threshold=-1")
     _raises_value_error(lambda: fn(IS_LOG, IS_MASK, threshold=(2.0, 0.5)), "IcePop band with low > high")
