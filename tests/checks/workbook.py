@@ -148,7 +148,13 @@ class Result:
 def _target(impl: LearnerPackage, exercise: str) -> Callable:
     """The object the checks take: the function, or the class for a `Class.method` exercise."""
     module, name = exercise.split(".", 1)
-    return getattr(getattr(impl, module), name.split(".")[0])
+    mod = getattr(impl, module)
+    try:
+        return getattr(mod, name.split(".")[0])
+    except AttributeError:
+        raise LearnerPackageError(
+            f"{impl.package}.{module} has no {name.split('.')[0]!r}: copy its stub from exercises/{module}.py"
+        ) from None
 
 
 def _run(exercise: str, fn: Callable) -> Result:
