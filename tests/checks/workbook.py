@@ -228,7 +228,8 @@ def _summary(result: Result, package: str) -> str:
     """One line of the chapter table."""
     module = result.exercise.split(".", 1)[0]
     if result.status == "PASS":
-        return f"{len(_cases(result.exercise))} checks"
+        n = len(_cases(result.exercise))
+        return f"{n} check{'s' if n != 1 else ''}"
     if result.status == "NOT IMPLEMENTED":
         return f"write it in {package}/{module}.py"
     if result.status == "FAIL":
