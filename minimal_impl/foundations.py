@@ -195,7 +195,6 @@ def train_bandit(
     gen = torch.Generator().manual_seed(seed)
     means = torch.tensor(arm_means, dtype=torch.float32)  # [K]
     logits = torch.zeros(len(means), requires_grad=True)  # [K] the whole policy
-    optimizer = torch.optim.SGD([logits], lr=lr)
     curve = []
     for _ in range(steps):
         probs = torch.softmax(logits, dim=-1)  # [K]
@@ -205,7 +204,7 @@ def train_bandit(
         logprobs = torch.log_softmax(logits, dim=-1)[actions]  # [B] log pi(a_i), with gradient
         b = BASELINES[baseline](rewards)  # [B]
         loss = loss_fn(logprobs[:, None], rewards[:, None], torch.ones(batch, 1), baseline=b[:, None])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        (grad,) = torch.autograd.grad(loss, logits)
+        with torch.no_grad():
+            logits -= lr * grad  # plain SGD: theta <- theta - lr * grad(loss) = theta + lr * (estimate of grad J)
     return curve

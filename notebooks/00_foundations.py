@@ -409,10 +409,11 @@ print(f"one sample of each action: estimate {worked.item():.4f} (E_pi f = 0.8)")
 ps = np.linspace(0.5, 0.98, 13)
 REPEATS, N = 200, 100
 spread, centre = [], []
+log_mu = mu.log()
 for p in ps:
-    target = torch.tensor([p, 1 - p], dtype=torch.float64)
-    xs = torch.multinomial(mu, REPEATS * N, replacement=True, generator=gen).view(REPEATS, N)
-    est = torch.stack([importance_sampling_estimate(f[row], target.log()[row], mu.log()[row]) for row in xs])
+    log_target = torch.tensor([p, 1 - p], dtype=torch.float64).log()
+    xs = torch.multinomial(mu, REPEATS * N, replacement=True, generator=gen).view(REPEATS, N)  # [R, N] from mu
+    est = torch.stack([importance_sampling_estimate(f[row], log_target[row], log_mu[row]) for row in xs])  # [R]
     spread.append(est.std().item())
     centre.append(est.mean().item() - p)
 # exact variance of one weighted sample: E_mu[(w f)^2] - (E_pi f)^2 = p^2 / 0.5 - p^2 = p^2
