@@ -1,5 +1,5 @@
 # Chapter 08 notes: learning_notes/08_beyond_grpo/README.md#gspo-one-ratio-per-sequence
-# Generated from minimal_impl/policy_losses.py by scripts/make_exercises.py; do not edit here: work in a copy (README.md#exercise-mode).
+# Generated from minimal_impl/policy_losses.py by scripts/make_exercises.py; do not edit here: make your own copy with `python scripts/make_exercises.py --out my_solutions` (README.md#exercise-mode).
 """Three policy losses that change PPO's importance ratio or its clip: GSPO, CISPO and GMPO.
 
     GSPO  (Zheng et al. 2025, arXiv 2507.18071): one ratio per sequence, the geometric mean of its
@@ -68,11 +68,9 @@ def gspo_policy_loss(
         clamped at 10 from above, as in verl.
     """
     # Exercise: difficulty ★★★ (hard), about 30 minutes.
-    # Hints:
-    #   1. Per sequence: mean log-ratio = masked_sum(logprobs - old_logprobs, mask, dim=-1) / (token count, at least 1).
-    #   2. You need a [B, T] tensor whose value on every token is the sequence's mean log-ratio but whose gradient is that of the token's own log-prob: x - x.detach() + y.detach() has the value of y and the gradient of x. Clamp it at max 10 (verl), then exp.
-    #   3. The rest is PPO without dual clip: max(-A * s, -A * clip(s, 1 - clip_low, 1 + clip_high)), multiplied by is_weights when given, then aggregate_loss with agg.
-    #   4. clipfrac = masked_mean(clipped term > unclipped term); approx_kl = masked_mean(old_logprobs - logprobs).
+    # Hint 1 of 4: Per sequence: mean log-ratio = masked_sum(logprobs - old_logprobs, mask, dim=-1) / (token count,
+    #   at least 1).
+    # Stuck? The next hint: python scripts/make_exercises.py --hint policy_losses.gspo_policy_loss
     raise NotImplementedError("policy_losses.gspo_policy_loss: exercise not implemented yet")
 
 
@@ -114,10 +112,9 @@ def cispo_policy_loss(
         with PPO's. The log-ratio is clamped to [-20, 20] before exp.
     """
     # Exercise: difficulty ★★☆ (medium), about 15 minutes.
-    # Hints:
-    #   1. ratio = exp(clamp(logprobs - old_logprobs, -20, 20)); weight = clamp(ratio, 1 - clip_low, 1 + clip_high).detach().
-    #   2. Per-token loss: -weight * A * logprobs (times is_weights when given); aggregate with agg.
-    #   3. clipfrac = masked_mean(ratio != weight); approx_kl from the clamped log-ratio, as in ppo_policy_loss.
+    # Hint 1 of 3: ratio = exp(clamp(logprobs - old_logprobs, -20, 20)); weight = clamp(ratio, 1 - clip_low, 1 +
+    #   clip_high).detach().
+    # Stuck? The next hint: python scripts/make_exercises.py --hint policy_losses.cispo_policy_loss
     raise NotImplementedError("policy_losses.cispo_policy_loss: exercise not implemented yet")
 
 
@@ -162,9 +159,7 @@ def gmpo_policy_loss(
         first (verl does not clamp, and overflows to inf beyond that).
     """
     # Exercise: difficulty ★★☆ (medium), about 25 minutes.
-    # Hints:
-    #   1. l = clamp(logprobs - old_logprobs, -20, 20); l_clip = clamp(l, -clip_low, clip_high); with s = sign(A): l_min = s * min(s * l, s * l_clip).
-    #   2. Per sequence with n = mask.sum(-1): ratio = exp(masked_sum(l_min) / (n + 1e-8)), advantage = masked_sum(A) / (n + 1e-8); loss_i = -advantage * ratio.
-    #   3. With is_weights: multiply loss_i by exp(masked_sum(log(w + 1e-10)) / (n + 1e-8)). The loss is the mean of loss_i over all B rows (0 for B = 0).
-    #   4. clipped = (l != l_clip): clipfrac = masked_mean(clipped & (A > 0)), clipfrac_lower = masked_mean(clipped & (A < 0)).
+    # Hint 1 of 4: l = clamp(logprobs - old_logprobs, -20, 20); l_clip = clamp(l, -clip_low, clip_high); with s =
+    #   sign(A): l_min = s * min(s * l, s * l_clip).
+    # Stuck? The next hint: python scripts/make_exercises.py --hint policy_losses.gmpo_policy_loss
     raise NotImplementedError("policy_losses.gmpo_policy_loss: exercise not implemented yet")

@@ -1,5 +1,5 @@
 # Chapter 08 notes: learning_notes/08_beyond_grpo/README.md#reinforce-whiten-over-the-batch
-# Generated from minimal_impl/reinforce.py by scripts/make_exercises.py; do not edit here: work in a copy (README.md#exercise-mode).
+# Generated from minimal_impl/reinforce.py by scripts/make_exercises.py; do not edit here: make your own copy with `python scripts/make_exercises.py --out my_solutions` (README.md#exercise-mode).
 """REINFORCE++ (Hu et al. 2025, arXiv 2501.03262), its group-baseline variant, and OPO's length-weighted baseline.
 
 Three critic-free advantage estimators that differ from GRPO (chapter 03) only in the baseline and the
@@ -54,10 +54,8 @@ def reinforce_pp_advantages(token_rewards: torch.Tensor, mask: torch.Tensor, gam
         valid tokens in the batch there is no spread to whiten by: zeros (verl raises there).
     """
     # Exercise: difficulty ★★☆ (medium), about 20 minutes.
-    # Hints:
-    #   1. Walk t from T-1 down to 0 with a running return G (a [B] tensor, starting at 0).
-    #   2. At a valid token: G <- r_t + gamma * G, and the token's return is G. At a masked token: keep G as it is (the tool's tokens are not steps of the policy) and record 0.
-    #   3. Whiten the returns with masked_whiten over the valid tokens, then multiply by the mask.
+    # Hint 1 of 3: Walk t from T-1 down to 0 with a running return G (a [B] tensor, starting at 0).
+    # Stuck? The next hint: python scripts/make_exercises.py --hint reinforce.reinforce_pp_advantages
     raise NotImplementedError("reinforce.reinforce_pp_advantages: exercise not implemented yet")
 
 
@@ -85,9 +83,9 @@ def reinforce_pp_baseline_advantages(
         whitening, which shifts every token by the batch mean: it gets `-mean / std`, as in verl.
     """
     # Exercise: difficulty ★☆☆ (easy), about 15 minutes.
-    # Hints:
-    #   1. For each group (grpo._group_indices gives the rows): subtract the group's mean score; a group of one subtracts 0.
-    #   2. Put each response's centred score on all its tokens (times the mask), then masked_whiten over the batch and multiply by the mask again.
+    # Hint 1 of 2: For each group (grpo._group_indices gives the rows): subtract the group's mean score; a group of
+    #   one subtracts 0.
+    # Stuck? The next hint: python scripts/make_exercises.py --hint reinforce.reinforce_pp_baseline_advantages
     raise NotImplementedError("reinforce.reinforce_pp_baseline_advantages: exercise not implemented yet")
 
 
@@ -115,8 +113,7 @@ def opo_advantages(
         and its advantages are 0 (verl's 0 / 0 gives NaN there).
     """
     # Exercise: difficulty ★☆☆ (easy), about 15 minutes.
-    # Hints:
-    #   1. |o_i| = mask.sum(-1). For a group of size > 1: b = (lengths * scores).sum() / lengths.sum() over its rows; singletons keep b = 0.
-    #   2. Guard the all-empty group (lengths.sum() == 0): any finite baseline works, since all its tokens are masked.
-    #   3. A = (s_i - b) spread over the tokens: (scores - baseline).unsqueeze(-1) * mask.
+    # Hint 1 of 3: |o_i| = mask.sum(-1). For a group of size > 1: b = (lengths * scores).sum() / lengths.sum() over
+    #   its rows; singletons keep b = 0.
+    # Stuck? The next hint: python scripts/make_exercises.py --hint reinforce.opo_advantages
     raise NotImplementedError("reinforce.opo_advantages: exercise not implemented yet")

@@ -1,5 +1,5 @@
 # Chapter 08 notes: learning_notes/08_beyond_grpo/README.md#training-inference-mismatch-tis-and-icepop
-# Generated from minimal_impl/rollout_correction.py by scripts/make_exercises.py; do not edit here: work in a copy (README.md#exercise-mode).
+# Generated from minimal_impl/rollout_correction.py by scripts/make_exercises.py; do not edit here: make your own copy with `python scripts/make_exercises.py --out my_solutions` (README.md#exercise-mode).
 """Correcting for the rollout engine's policy, and DAPO's soft penalty for overlong responses.
 
 The tokens were sampled by the rollout engine (vLLM in bf16, its own kernels, maybe weights a few
@@ -86,11 +86,8 @@ def rollout_is_weights(
         gives zero weights and zero stats (verl raises).
     """
     # Exercise: difficulty ★★☆ (medium), about 25 minutes.
-    # Hints:
-    #   1. low, high = parse_is_threshold(threshold) (low is None for TIS).
-    #   2. Log-weight: token level l_t; sequence level masked_sum(l, mask, dim=-1) broadcast over the row. Clamp to [-SAFETY_BOUND, SAFETY_BOUND], exp, multiply by the mask.
-    #   3. TIS: clamp(w, max=high), truncated where w > high. IcePop: keep where low <= w <= high, else 0. Detach the result.
-    #   4. ESS: with m = masked_mean(w), ess = m^2 / masked_mean(w^2) (0 when m is 0). Fractions are masked_means of boolean tensors.
+    # Hint 1 of 4: low, high = parse_is_threshold(threshold) (low is None for TIS).
+    # Stuck? The next hint: python scripts/make_exercises.py --hint rollout_correction.rollout_is_weights
     raise NotImplementedError("rollout_correction.rollout_is_weights: exercise not implemented yet")
 
 
@@ -116,7 +113,7 @@ def overlong_penalty(lengths: torch.Tensor, max_len: int, buffer_len: int, penal
         capped at max_len never gets there.
     """
     # Exercise: difficulty ★☆☆ (easy), about 10 minutes.
-    # Hints:
-    #   1. expected = max_len - buffer_len; exceed = lengths - expected; penalty = -exceed / buffer_len * penalty_factor, capped at 0 from above.
-    #   2. Work in floating point (lengths may be integers), and raise ValueError unless 0 < buffer_len <= max_len.
+    # Hint 1 of 2: expected = max_len - buffer_len; exceed = lengths - expected; penalty = -exceed / buffer_len *
+    #   penalty_factor, capped at 0 from above.
+    # Stuck? The next hint: python scripts/make_exercises.py --hint rollout_correction.overlong_penalty
     raise NotImplementedError("rollout_correction.overlong_penalty: exercise not implemented yet")

@@ -30,7 +30,7 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
-from .sample_data import SAMPLE_DIR
+from minimal_impl.sample_data import SAMPLE_DIR  # absolute: a learner's copy of this module (exercises/) uses ours
 
 DATASETS = ("gsm8k", "nq", "sample-gsm8k", "sample-nq")
 HUB = {"gsm8k": ("openai/gsm8k", "main"), "nq": ("RUC-NLPIR/FlashRAG_datasets", "nq")}
@@ -99,7 +99,18 @@ def nq_row(
     data_source: str = "nq",
     instruction: str = SEARCH_INSTRUCTION,
 ) -> dict:
-    """One NQ-style question as a verl RL row (Search-R1's `nq_search.py` layout)."""
+    """One NQ-style question as a verl RL row (Search-R1's `nq_search.py` layout).
+
+    The fields (chapter 02's schema table): `data_source`; `prompt`, one user message holding
+    `search_prompt(question, instruction)`; `ability` "fact-reasoning"; `reward_model` with style "rule" and
+    ground truth `{"target": [answers as strings]}`; `extra_info` with the split, the index and the question.
+
+    Raises:
+        ValueError: `golden_answers` is a string or empty (a list of accepted answers is expected).
+    """
+    # EXERCISE difficulty=1 minutes=10
+    # HINT: Print a row of data/prepared/sample-nq/train.jsonl (or the notes' example) and build the same dict.
+    # HINT: One string instead of a list would silently become a list of characters: refuse it.
     if isinstance(golden_answers, str) or not golden_answers:
         raise ValueError(f"golden_answers must be a non-empty list of strings, got {golden_answers!r}")
     return {

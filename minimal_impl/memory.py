@@ -92,9 +92,20 @@ def shape_of(model_path: str) -> ModelShape:
 
 
 def lora_params(shape: ModelShape, rank: int) -> int:
-    """Adapter parameters of LoRA on every attention and MLP projection: r x (d_in + d_out) each."""
+    """Adapter parameters of LoRA on every attention and MLP projection: r x (d_in + d_out) each.
+
+    LoRA replaces the update of a `d_out x d_in` weight by `B A` with `A: r x d_in`, `B: d_out x r`. The
+    projections of one Qwen2 layer: q and o (h -> h), k and v (h -> kv_dim), gate and up (h -> I), down (I -> h).
+    Embeddings, norms and biases get no adapter.
+
+    Example: Qwen2.5-0.5B (h 896, kv_dim 128, I 4864, 24 layers), rank 8 -> 4,399,104, the count peft
+    prints for `LoraConfig(r=8, target_modules=[q, k, v, o, gate, up, down _proj])`.
+    """
+    # EXERCISE difficulty=1 minutes=10
+    # HINT: One adapter on a d_in -> d_out projection has how many parameters? Write it for one projection first.
+    # HINT: List the seven projections of a layer with their d_in and d_out (kv_dim is kv_heads x head_dim).
     h, kv, inter = shape.hidden, shape.kv_dim, shape.intermediate
-    per_layer = rank * ((h + h) + 2 * (h + kv) + (h + h) + 2 * (h + inter) + (inter + h))
+    per_layer = rank * ((h + h) + 2 * (h + kv) + (h + h) + 2 * (h + inter) + (inter + h))  # sum of r (d_in + d_out)
     return shape.layers * per_layer
 
 
@@ -194,7 +205,7 @@ def format_table(est: dict, gpu_gib: float | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .config import ConfigError, build_config
+    from minimal_impl.config import ConfigError, build_config  # absolute: also from a learner's copy
 
     parser = argparse.ArgumentParser(description="Estimate the GPU memory of a training preset.")
     parser.add_argument("--preset", required=True)

@@ -20,7 +20,7 @@
 # |---|---|
 # | 1 | `check_env.sh`'s table, from this kernel |
 # | 2 | the phases of one RL step, as a diagram |
-# | 3 | batch-size arithmetic: prompts, rollouts, mini-batches, micro-batches |
+# | 3 | batch-size arithmetic: prompts, rollouts, mini-batches, micro-batches (your turn: `batch_arithmetic`) |
 # | 4 | why the rollout dominates: generating tokens versus training on them, measured on the tiny model |
 #
 # Figures go to `learning_notes/01_quickstart/figures/`. About half a minute on a CPU.
@@ -103,32 +103,40 @@ plt.show()
 # The names are verl's (our trainer uses the same): `train_batch_size` prompts per step, each sampled
 # `rollout_n` times; the actor takes one optimizer step per `ppo_mini_batch_size` prompts (times
 # `rollout_n` sequences), accumulating gradients over micro-batches of `ppo_micro_batch_size` sequences,
-# for `ppo_epochs` passes.
+# for `ppo_epochs` passes. `minimal_impl/batch_sizes.py` counts it all.
 
+# %% [markdown]
+# **Your turn: `batch_arithmetic`** (★☆☆, about 10 minutes), this chapter's exercise. Once, from the
+# repository root, `python scripts/make_exercises.py --out my_solutions`, then open the notebooks on your copy
+# with `RL_IMPL=my_solutions .venv/bin/jupyter lab notebooks/`, write the function in
+# `my_solutions/batch_sizes.py` (or define `my_batch_arithmetic` in this cell) and run the cell:
+# `PASS`, `NOT IMPLEMENTED YET`, or `CheckFailed` with the first mismatch. Without `RL_IMPL` it checks the
+# reference. The table below uses the reference.
+
+# %% tags=["workbook"]
+from tests.checks.workbook import check_exercise, learner_package
+
+impl = learner_package()  # $RL_IMPL, default minimal_impl (the reference); or learner_package("my_solutions")
+my_batch_arithmetic = impl.batch_sizes.batch_arithmetic
+check_exercise("batch_sizes.batch_arithmetic", my_batch_arithmetic)
 
 # %%
-def batch_arithmetic(
-    train_batch_size: int, rollout_n: int, ppo_mini_batch_size: int, micro: int, epochs: int = 1
-) -> dict:
-    sequences = train_batch_size * rollout_n
-    mini_sequences = ppo_mini_batch_size * rollout_n
-    assert train_batch_size % ppo_mini_batch_size == 0 and mini_sequences % micro == 0
-    return {
-        "sequences per step": sequences,
-        "sequences per optimizer step": mini_sequences,
-        "optimizer steps per RL step": epochs * train_batch_size // ppo_mini_batch_size,
-        "micro-batches per optimizer step (gradient accumulation)": mini_sequences // micro,
-        "forward+backward passes per RL step": epochs * sequences // micro,
-    }
+from minimal_impl.batch_sizes import batch_arithmetic  # noqa: E402
 
-
+LABELS = {
+    "sequences": "sequences per step",
+    "sequences_per_optimizer_step": "sequences per optimizer step",
+    "optimizer_steps": "optimizer steps per RL step",
+    "micro_batches_per_optimizer_step": "micro-batches per optimizer step (gradient accumulation)",
+    "forward_backward_passes": "forward+backward passes per RL step",
+}
 for name, args in {
     "tiny CPU run (chapter 06 default)": (8, 8, 4, 16, 1),
     "Search-R1 GRPO (train_grpo.sh: 8 GPUs, micro-batch 64 over all of them)": (512, 5, 256, 64, 1),
 }.items():
     print(name)
     for k, v in batch_arithmetic(*args).items():
-        print(f"  {k:58s} {v}")
+        print(f"  {LABELS[k]:58s} {v}")
 
 # %%
 P, N, MINI, MICRO = 8, 4, 4, 8  # small enough to draw: 8 prompts x 4 rollouts, mini-batch 4 prompts, micro 8 sequences

@@ -19,7 +19,7 @@
 # | section | code | what to look at |
 # |---|---|---|
 # | 1 | | setup |
-# | 2 | `minimal_impl.data` | prepare the two offline sample sets; one row, field by field |
+# | 2 | `minimal_impl.data` | prepare the two offline sample sets; one row, field by field (your turn: `nq_row`) |
 # | 3 | `datasets` | the same rows through Hugging Face's parquet loader |
 # | 4 | `minimal_impl.tiny_model` | build the tiny model; prompt lengths in its tokens |
 # | 5 | | what the sample sets ask: question types, answers, corpus passages |
@@ -63,6 +63,21 @@ for name in ("sample-nq", "sample-gsm8k"):
 
 row = data.load_rows(WORK / "sample-nq" / "train.parquet")[0]
 print(json.dumps(row, indent=2)[:1200])
+
+# %% [markdown]
+# **Your turn: `nq_row`** (★☆☆, about 10 minutes), this chapter's exercise: build the row above from a question
+# and its answers. Once, from the repository root, `python scripts/make_exercises.py --out my_solutions`, then
+# open the notebooks on your copy with `RL_IMPL=my_solutions .venv/bin/jupyter lab notebooks/`, write the
+# function in `my_solutions/data.py` (or define `my_nq_row` in this cell) and run the cell: `PASS`,
+# `NOT IMPLEMENTED YET`, or `CheckFailed` naming the first field that differs. Without `RL_IMPL` it checks the
+# reference.
+
+# %% tags=["workbook"]
+from tests.checks.workbook import check_exercise, learner_package  # noqa: E402
+
+impl = learner_package()  # $RL_IMPL, default minimal_impl (the reference); or learner_package("my_solutions")
+my_nq_row = impl.data.nq_row
+check_exercise("data.nq_row", my_nq_row)
 
 # %% [markdown]
 # ## 3. Through Hugging Face `datasets`

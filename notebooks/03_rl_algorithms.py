@@ -22,7 +22,7 @@
 # | section | code | what to look at |
 # |---|---|---|
 # | 1 | | setup |
-# | 2 | `tests/checks` | exercise mode: check your own function |
+# | 2 | `tests/checks/workbook.py` | your turn: the chapter's exercises on your own package |
 # | 3 | `ppo.py: ppo_policy_loss` | the clipped objective as a function of the ratio |
 # | 4 | `gae.py: compute_gae` | GAE as lambda varies; masked tool-output tokens |
 # | 5 | `kl.py: kl_estimate` | bias and variance of k1, k2, k3 |
@@ -58,25 +58,27 @@ torch.manual_seed(0)
 plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "axes.grid": True, "grid.alpha": 0.3})
 
 # %% [markdown]
-# ## 2. Exercise mode: check a function
+# ## 2. Your turn: the workbook
 #
-# Each check in `tests/checks` takes a function, runs it on the hand-worked cases of the notes and on
-# edge cases, and prints `PASS` or raises `CheckFailed` naming the case, the inputs, the expected and
-# the obtained values. Here we check our own reference functions. To check yours, make a working copy
-# (`python scripts/make_exercises.py --out my_solutions`), fill in a body, and pass your function instead:
+# The exercises of this chapter (`python scripts/make_exercises.py --list`) are functions you write in your
+# own copy. Once, from the repository root:
 #
-# ```python
-# from my_solutions.gae import compute_gae
-# check_gae(compute_gae)
+# ```bash
+# python scripts/make_exercises.py --out my_solutions
+# RL_IMPL=my_solutions .venv/bin/jupyter lab notebooks/
 # ```
+#
+# This cell checks every exercise of the chapter and prints your progress; the "your turn" cells below check
+# one function each, next to the section that explains it. Each check runs the hand-worked cases of the notes
+# and the edge cases: `PASS`, `NOT IMPLEMENTED YET`, or `CheckFailed` naming the case, its inputs, expected and
+# got. Without `RL_IMPL` they check the reference solutions, so everything passes. Edit your file and run the
+# cell again: no restart needed. (`check_gae(fn)` and friends from `tests.checks` check any function directly.)
 
-# %%
-from tests.checks import check_gae, check_grpo, check_kl_estimate, check_policy_loss
+# %% tags=["workbook"]
+from tests.checks.workbook import check_chapter, check_exercise, learner_package
 
-check_gae(compute_gae)
-check_policy_loss(ppo_policy_loss)
-check_grpo(grpo_advantages)
-check_kl_estimate(kl_estimate)
+impl = learner_package()  # $RL_IMPL, default minimal_impl (the reference); or learner_package("my_solutions")
+check_chapter(3, impl)
 
 # %% [markdown]
 # ## 3. The clipped objective as a function of the ratio
@@ -91,6 +93,14 @@ check_kl_estimate(kl_estimate)
 # for $A < 0$ it stops falling at $1-\epsilon$, but without dual clip it keeps falling linearly as $r$ grows,
 # so a bad token whose probability exploded gives an unbounded loss; dual clip flattens it at $r > c$.
 # (The x axis runs to 4 so that the dual-clip region at $r > 3$ is visible.)
+
+# %% [markdown]
+# **Your turn: `ppo_policy_loss`** (★★☆, about 25 minutes). Write it in your copy's `ppo.py`, or define
+# `my_ppo_policy_loss` in this cell instead of taking it from `impl`. The plot below uses the reference.
+
+# %% tags=["workbook"]
+my_ppo_policy_loss = impl.ppo.ppo_policy_loss
+check_exercise("ppo.ppo_policy_loss", my_ppo_policy_loss)
 
 # %%
 EPS, DUAL_C = 0.2, 3.0
@@ -165,6 +175,13 @@ plt.show()
 # nothing from the final reward (only the bumps of the critic: each point is the difference of two noisy
 # values); as $\lambda \to 1$ more of the terminal reward flows back to them, until every token gets
 # $1 - V_t$. All curves meet at the last token, where $A = 1 - V_{11}$ for any $\lambda$.
+
+# %% [markdown]
+# **Your turn: `compute_gae`** (★★☆, about 25 minutes), in your copy's `gae.py` or as `my_compute_gae` here.
+
+# %% tags=["workbook"]
+my_compute_gae = impl.gae.compute_gae
+check_exercise("gae.compute_gae", my_compute_gae)
 
 # %%
 T = 12
@@ -304,6 +321,14 @@ plt.savefig(FIG / "kl_estimators.png", bbox_inches="tight")
 plt.show()
 
 # %% [markdown]
+# **Your turn: `kl_estimate`** (★★☆, about 15 minutes), in your copy's `kl.py` or as `my_kl_estimate` here.
+# `kl_penalty_rewards`, `kl_loss` and `AdaptiveKLController.update` are checked in section 2's table.
+
+# %% tags=["workbook"]
+my_kl_estimate = impl.kl.kl_estimate
+check_exercise("kl.kl_estimate", my_kl_estimate)
+
+# %% [markdown]
 # ## 6. GRPO, Dr.GRPO and RLOO advantages of a few groups
 #
 # Four prompts, eight samples each, binary rewards with pass rates 1/8, 4/8, 7/8 and 8/8.
@@ -312,6 +337,15 @@ plt.show()
 # Look at: the all-correct group gets 0 everywhere (no signal, a wasted prompt); within a group
 # the three methods only rescale, but GRPO's division by a small std blows the single success of the
 # hard prompt up to about +2.5, while the rare failure of the easy prompt gets about -2.5.
+
+# %% [markdown]
+# **Your turn: `grpo_advantages` and `rloo_advantages`** (★★☆ and ★☆☆), in your copy's `grpo.py`.
+
+# %% tags=["workbook"]
+my_grpo_advantages = impl.grpo.grpo_advantages
+my_rloo_advantages = impl.grpo.rloo_advantages
+check_exercise("grpo.grpo_advantages", my_grpo_advantages)
+check_exercise("grpo.rloo_advantages", my_rloo_advantages)
 
 # %%
 PASS_COUNTS = [1, 4, 7, 8]
@@ -395,6 +429,15 @@ print(f"sign flipped: mean reward of the last 5 steps = {np.mean(flipped_curve[-
 # of the short response weighs 5x more: with a negative advantage, a long wrong answer is penalised
 # less per token, which rewards rambling. "seq-mean-token-sum-norm" (Dr.GRPO) divides by the constant
 # T, so every token weighs the same again.
+
+# %% [markdown]
+# **Your turn: `aggregate_loss`** (★★☆, about 20 minutes), in your copy's `ppo.py` or as `my_aggregate_loss`
+# here. `masked_mean`, `masked_var`, `masked_whiten`, `value_loss` and `entropy_from_logits` are checked in
+# section 2's table.
+
+# %% tags=["workbook"]
+my_aggregate_loss = impl.ppo.aggregate_loss
+check_exercise("ppo.aggregate_loss", my_aggregate_loss)
 
 # %%
 lengths = [2, 10]

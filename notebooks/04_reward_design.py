@@ -23,7 +23,7 @@
 # | section | code | what to look at |
 # |---|---|---|
 # | 1 | | setup |
-# | 2 | `tests/checks` | exercise mode: check your own function |
+# | 2 | `tests/checks/workbook.py` | your turn: the chapter's exercises on your own package |
 # | 3 | `gsm8k_score` | strict and flexible extraction on a table of GSM8K responses |
 # | 4 | `em_score`, `subem_score`, `em_format_score` | exact match, substring match and format shaping on QA responses |
 # | 5 | all of them | one heat map: which response earns what under which rule |
@@ -53,7 +53,6 @@ from minimal_impl.rewards import (
     extract_gsm8k_answer,
     format_reward,
     gsm8k_score,
-    is_valid_sequence,
     normalize_answer,
     subem_score,
 )
@@ -65,30 +64,27 @@ FIG.mkdir(parents=True, exist_ok=True)
 plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "axes.grid": True, "grid.alpha": 0.3})
 
 # %% [markdown]
-# ## 2. Exercise mode: check a function
+# ## 2. Your turn: the workbook
 #
-# Each check in `tests/checks` takes a function, runs it on the worked examples of the notes and on the
-# hacking attempts, and prints `PASS` or raises `CheckFailed` naming the case, the inputs, the expected
-# and the obtained values. Here we check our own reference functions. To check yours, make a working copy
-# (`python scripts/make_exercises.py --out my_solutions`), fill in a body, and pass your function instead:
+# The exercises of this chapter (`python scripts/make_exercises.py --list`) are functions you write in your
+# own copy. Once, from the repository root:
 #
-# ```python
-# from my_solutions.rewards import normalize_answer
-# check_normalize_answer(normalize_answer)
+# ```bash
+# python scripts/make_exercises.py --out my_solutions
+# RL_IMPL=my_solutions .venv/bin/jupyter lab notebooks/
 # ```
+#
+# This cell checks every exercise of the chapter and prints your progress; the "your turn" cells below check
+# one function each, next to the section that explains it. Each check runs the worked examples of the notes
+# and the edge cases: `PASS`, `NOT IMPLEMENTED YET`, or `CheckFailed` naming the case, its inputs, expected and
+# got. Without `RL_IMPL` they check the reference solutions, so everything passes. Edit your file and run the
+# cell again: no restart needed.
 
-# %%
-from tests.checks import (
-    check_extract_answer,
-    check_extract_gsm8k_answer,
-    check_is_valid_sequence,
-    check_normalize_answer,
-)
+# %% tags=["workbook"]
+from tests.checks.workbook import check_chapter, check_exercise, learner_package
 
-check_extract_gsm8k_answer(extract_gsm8k_answer)
-check_normalize_answer(normalize_answer)
-check_extract_answer(extract_answer)
-check_is_valid_sequence(is_valid_sequence)
+impl = learner_package()  # $RL_IMPL, default minimal_impl (the reference); or learner_package("my_solutions")
+check_chapter(4, impl)
 
 # %% [markdown]
 # ## 3. GSM8K: strict versus flexible extraction
@@ -98,6 +94,14 @@ check_is_valid_sequence(is_valid_sequence)
 # full stop glued to the number (`"72."`, wrong for flexible, and for strict when written `#### 72.`);
 # the trailing "(step 2 of 3)" that fools flexible; the bare guess that both pay; the answer that sits
 # more than 300 characters before the end and is never read.
+
+# %% [markdown]
+# **Your turn: `extract_gsm8k_answer`** (★★☆, about 20 minutes). Write it in your copy's `rewards.py`, or
+# define `my_extract_gsm8k_answer` in this cell instead of taking it from `impl`. The table below uses the reference.
+
+# %% tags=["workbook"]
+my_extract_gsm8k_answer = impl.rewards.extract_gsm8k_answer
+check_exercise("rewards.extract_gsm8k_answer", my_extract_gsm8k_answer)
 
 # %%
 TRUTH = "72"
@@ -135,6 +139,19 @@ for label, text in gsm8k_cases.items():
 # answer outside the tags (0 everywhere, even for format); the listing of candidates that substring match
 # pays; the well-formatted wrong answer that the shaped reward pays 0.2; the right answer with sloppy
 # format that it pays 0.8; the answer spam, paid by no rule because only the last block counts.
+
+# %% [markdown]
+# **Your turn: `normalize_answer`, `extract_answer` and `is_valid_sequence`** (★☆☆, ★☆☆, ★★★), in your
+# copy's `rewards.py`: the normalisation behind exact match, the last `<answer>` block, and the format check
+# the shaped reward pays for.
+
+# %% tags=["workbook"]
+my_normalize_answer = impl.rewards.normalize_answer
+my_extract_answer = impl.rewards.extract_answer
+my_is_valid_sequence = impl.rewards.is_valid_sequence
+check_exercise("rewards.normalize_answer", my_normalize_answer)
+check_exercise("rewards.extract_answer", my_extract_answer)
+check_exercise("rewards.is_valid_sequence", my_is_valid_sequence)
 
 # %%
 GOLDS = ["Eiffel Tower", "the Eiffel Tower in Paris"]

@@ -24,7 +24,7 @@
 # | section | code | what to look at |
 # |---|---|---|
 # | 1 | | setup |
-# | 2 | `tests/checks` | exercise mode: check your own function |
+# | 2 | `tests/checks/workbook.py` | your turn: the chapter's exercises on your own package |
 # | 3 | `BM25` | the worked example of the notes, term by term, okapi and lucene |
 # | 4 | `compute_idf` | idf against document frequency: the df = N/2 zero and the epsilon floor |
 # | 5 | `run_agent_episode` | a rollout trace with every trained token coloured |
@@ -62,19 +62,27 @@ FIG.mkdir(parents=True, exist_ok=True)
 plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "axes.grid": True, "grid.alpha": 0.3})
 
 # %% [markdown]
-# ## 2. Exercise mode: check a function
+# ## 2. Your turn: the workbook
 #
-# Each check takes a function, runs it on the worked examples of the notes and on edge cases, and prints
-# `PASS` or raises `CheckFailed` with the first mismatch (case, inputs, expected, got). Swap in your own
-# function, e.g. `from my_solutions.bm25 import top_k`.
+# The exercises of this chapter (`python scripts/make_exercises.py --list`) are functions you write in your
+# own copy. Once, from the repository root:
+#
+# ```bash
+# python scripts/make_exercises.py --out my_solutions
+# RL_IMPL=my_solutions .venv/bin/jupyter lab notebooks/
+# ```
+#
+# This cell checks every exercise of the chapter and prints your progress; the "your turn" cells below check
+# one function each, next to the section that explains it. Each check runs the worked examples of the notes
+# and the edge cases: `PASS`, `NOT IMPLEMENTED YET`, or `CheckFailed` naming the case, its inputs, expected and
+# got. Without `RL_IMPL` they check the reference solutions, so everything passes. Edit your file and run the
+# cell again: no restart needed.
 
-# %%
-from tests.checks import check_assemble_trajectory, check_compute_idf, check_parse_action, check_top_k  # noqa: E402
+# %% tags=["workbook"]
+from tests.checks.workbook import check_chapter, check_exercise, learner_package
 
-check_compute_idf(compute_idf)
-check_top_k(minimal_impl.bm25.top_k)
-check_parse_action(tc.parse_action)
-check_assemble_trajectory(tc.assemble_trajectory)
+impl = learner_package()  # $RL_IMPL, default minimal_impl (the reference); or learner_package("my_solutions")
+check_chapter(5, impl)
 
 # %% [markdown]
 # ## 3. BM25 on the notes' four documents
@@ -83,6 +91,16 @@ check_assemble_trajectory(tc.assemble_trajectory)
 # document's score. Look at: `cat` adds nothing anywhere under okapi (df = 2 = N/2 gives idf exactly 0),
 # although `d3` says "cat" twice; `the`, in three of four documents, gets the small positive floor. Under
 # lucene every idf is positive, so `d3` climbs to second place.
+
+# %% [markdown]
+# **Your turn: `bm25_weights` and `top_k`** (★★☆ each), in your copy's `bm25.py`: the weight of each term in
+# each document, and the k best documents of a score vector. The plots use the reference.
+
+# %% tags=["workbook"]
+my_bm25_weights = impl.bm25.bm25_weights
+my_top_k = impl.bm25.top_k
+check_exercise("bm25.bm25_weights", my_bm25_weights)
+check_exercise("bm25.top_k", my_top_k)
 
 # %%
 DOCS = ["The cat sat", "The dog barked loudly", "The mat", "Cat chases cat"]
@@ -118,6 +136,13 @@ plt.show()
 # vocabulary with one term of each df), so a term in 90% of the documents is worth *more* than a term in
 # exactly half of them. The lucene idf, `log(1 + (N - df + 0.5)/(df + 0.5))`, never reaches zero.
 
+# %% [markdown]
+# **Your turn: `compute_idf`** (★☆☆, about 15 minutes), in your copy's `bm25.py` or as `my_compute_idf` here.
+
+# %% tags=["workbook"]
+my_compute_idf = impl.bm25.compute_idf
+check_exercise("bm25.compute_idf", my_compute_idf)
+
 # %%
 N = 100
 df = np.arange(1, N + 1)
@@ -150,6 +175,18 @@ print(
 # tokenizer saved and loaded back through `AutoTokenizer` (the same code path as Qwen2.5). The search
 # is real BM25 over a four-document corpus. Every token the policy sampled gets loss mask 1 (green);
 # the prompt and every injected token, `<information>` tags and newlines included, get 0 (grey, blue).
+
+# %% [markdown]
+# **Your turn: `parse_action`, `env_step` and `assemble_trajectory`** (★☆☆, ★★☆, ★☆☆), in your copy's
+# `tool_calls.py`: read the model's tool call, answer it, and lay the turns out with their loss mask.
+
+# %% tags=["workbook"]
+my_parse_action = impl.tool_calls.parse_action
+my_env_step = impl.tool_calls.env_step
+my_assemble_trajectory = impl.tool_calls.assemble_trajectory
+check_exercise("tool_calls.parse_action", my_parse_action)
+check_exercise("tool_calls.env_step", my_env_step)
+check_exercise("tool_calls.assemble_trajectory", my_assemble_trajectory)
 
 # %%
 KB = [

@@ -19,7 +19,7 @@
 # | section | what to look at |
 # |---|---|
 # | 1 | setup |
-# | 2 | the memory arithmetic of one preset, term by term |
+# | 2 | the memory arithmetic of one preset, term by term (your turn: `lora_params`) |
 # | 3 | every GPU preset against a 24 GiB card |
 # | 4 | the estimate against peaks measured on an H100 |
 # | 5 | fully sharded data parallel: the same arithmetic over N GPUs |
@@ -60,6 +60,21 @@ GPU_PRESETS = ["qwen2.5-0.5b_gsm8k", "qwen2.5-0.5b_gsm8k_ppo", "qwen2.5-0.5b_nq_
 config = build_config("qwen2.5-0.5b_gsm8k", [])
 est = estimate(config, shape_of(str(config.model_path)))
 print(format_table(est, gpu_gib=24))
+
+# %% [markdown]
+# **Your turn: `lora_params`** (★☆☆, about 10 minutes), this chapter's exercise: the adapter parameters LoRA
+# adds to every attention and MLP projection (the LoRA preset below trains only these). Once, from the
+# repository root, `python scripts/make_exercises.py --out my_solutions`, then open the notebooks on your copy
+# with `RL_IMPL=my_solutions .venv/bin/jupyter lab notebooks/`, write the function in
+# `my_solutions/memory.py` (or define `my_lora_params` in this cell) and run the cell. Without `RL_IMPL` it
+# checks the reference.
+
+# %% tags=["workbook"]
+from tests.checks.workbook import check_exercise, learner_package  # noqa: E402
+
+impl = learner_package()  # $RL_IMPL, default minimal_impl (the reference); or learner_package("my_solutions")
+my_lora_params = impl.memory.lora_params
+check_exercise("memory.lora_params", my_lora_params)
 
 # %% [markdown]
 # ## 3. Every GPU preset against a 24 GiB card
