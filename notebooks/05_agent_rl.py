@@ -50,7 +50,6 @@ from transformers import AutoTokenizer
 
 import minimal_impl
 from minimal_impl import episode
-from minimal_impl import tool_calls as tc
 from minimal_impl.bm25 import BM25, compute_idf, tokenize
 from minimal_impl.tiny_tokenizer import build_and_save
 
