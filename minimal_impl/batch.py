@@ -36,6 +36,8 @@ class StepBatch:
     values: torch.Tensor | None = None  # [B, T] phase 4: V(s_t) of the critic (PPO)
     advantages: torch.Tensor | None = None  # [B, T] phase 5
     returns: torch.Tensor | None = None  # [B, T] phase 5: the critic's targets (GAE)
+    rollout_logprobs: torch.Tensor | None = None  # [B, T] the sampler's own log-probs (chapter 08), 0 off the mask
+    is_weights: torch.Tensor | None = None  # [B, T] rollout-correction weights of the policy loss (chapter 08)
 
     def __len__(self) -> int:
         return self.input_ids.shape[0]
@@ -80,12 +82,16 @@ def build_step_batch(
         positions = torch.arange(loss_mask.shape[1]).unsqueeze(0)  # [1, L]
         loss_mask = ((positions >= batch["response_start"].unsqueeze(1)) & batch["attention_mask"].bool()).long()
     turn_ids = torch.zeros_like(batch["loss_mask"])  # [B, L]
+    recorded = all(len(t.turn_logprobs) == t.num_turns for t in trajs) and any(t.turn_logprobs for t in trajs)
+    rollout_logprobs = torch.zeros(turn_ids.shape) if recorded else None  # [B, L]
     for row, traj in enumerate(trajs):
         pos, turn = len(traj.prompt_ids), 0
         for ids, generated in traj.segments:
             turn += generated
             if generated:
                 turn_ids[row, pos : pos + len(ids)] = turn
+                if recorded:
+                    rollout_logprobs[row, pos : pos + len(ids)] = torch.tensor(traj.turn_logprobs[turn - 1])
             pos += len(ids)
     return StepBatch(
         input_ids=batch["input_ids"].to(device),
@@ -93,6 +99,7 @@ def build_step_batch(
         start=start,
         mask=loss_mask[:, start + 1 :].float().to(device),
         turn_ids=turn_ids[:, start + 1 :],
+        rollout_logprobs=None if rollout_logprobs is None else rollout_logprobs[:, start + 1 :].to(device),
     )
 
 

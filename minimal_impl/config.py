@@ -107,7 +107,15 @@ class TrainConfig:
     adv_estimator: str = "grpo"
     """grpo | rloo | gae (PPO with a critic): a name in estimators.ADV_ESTIMATORS"""
     policy_loss: str = "vanilla"
-    """vanilla (PPO's clipped surrogate): a name in estimators.POLICY_LOSSES"""
+    """vanilla (PPO's clipped surrogate) | gspo | cispo | gmpo (chapter 08): a name in estimators.POLICY_LOSSES"""
+    rollout_correction: str = "off"
+    """off | token | sequence: weight the policy loss by pi_old / pi_rollout (TIS or IcePop, chapter 08)"""
+    rollout_is_threshold: str = "2.0"
+    """a number C (TIS: weights truncated at C) or low_high such as 0.5_2.0 (IcePop: weights outside masked)"""
+    overlong_buffer_len: int = 0
+    """DAPO's soft overlong penalty over the last this many model tokens of the budget (0 = off, chapter 08)"""
+    overlong_penalty_factor: float = 1.0
+    """the penalty at the end of the budget (it grows linearly over the buffer)"""
     norm_adv_by_std: bool = True
     """GRPO divides by the group's std; False is Dr.GRPO"""
     filter_zero_variance_groups: bool = True
@@ -204,6 +212,11 @@ class TrainConfig:
         return self.task.endswith("nq-search")
 
     @property
+    def max_model_tokens(self) -> int:
+        """The most tokens the model can write in one episode (max_turns + 1 turns of max_new_tokens)."""
+        return (self.max_turns + 1) * self.max_new_tokens if self.is_search_task else self.max_new_tokens
+
+    @property
     def max_response_tokens(self) -> int:
         """The longest response an episode can have: every turn at max_new_tokens, every observation at
         max_obs_tokens (search tasks: max_turns + 1 turns, max_turns observations; otherwise one turn)."""
@@ -227,6 +240,7 @@ CHOICES = {
     "reward_fn": REWARD_FNS,
     "adv_estimator": tuple(ADV_ESTIMATORS),
     "policy_loss": tuple(POLICY_LOSSES),
+    "rollout_correction": ("off", "token", "sequence"),
     "loss_agg_mode": ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm"),
     "kl_ctrl": ("fixed", "adaptive"),
 }
@@ -348,13 +362,13 @@ DOMAINS = {
     **{name: (0, None, True, True) for name in (
         "max_turns", "max_obs_tokens", "warmup_sft_steps", "save_total_limit", "lr_warmup_steps", "lora_rank",
         "eval_max_samples", "early_stopping_patience", "num_threads", "weight_decay", "entropy_coeff",
-        "kl_loss_coef", "kl_coef", "format_score", "clip_ratio_c")},
+        "kl_loss_coef", "kl_coef", "format_score", "clip_ratio_c", "overlong_buffer_len", "overlong_penalty_factor")},
     **{name: (0, None, False, True) for name in (
         "actor_lr", "critic_lr", "warmup_lr", "max_grad_norm", "temperature", "kl_target", "cliprange_value",
         "clip_ratio_high")},
     **{name: (0, 1, True, True) for name in ("warmup_search_fraction", "gamma", "lam", "target_accuracy")},
     "seed": (0, 2**32 - 1, True, True),  # numpy's seeds
-    "clip_ratio_low": (0, 1, False, False),  # 1 - clip_ratio_low must stay > 0
+    "clip_ratio_low": (0, 1, False, True),  # 1 - clip_ratio_low >= 0 (CISPO uses 1: no lower bound)
     "top_p": (0, 1, False, True),
     "vllm_gpu_memory_utilization": (0, 1, False, False),
 }  # fmt: skip
@@ -416,6 +430,21 @@ def validate(c: TrainConfig) -> None:
         raise ConfigError(f"task {c.task} is GSM8K-style: set reward_fn=gsm8k_strict (or gsm8k_flexible)")
     if c.clip_ratio_c and c.clip_ratio_c <= 1:
         raise ConfigError(f"clip_ratio_c (dual clip) must be 0 (off) or > 1, got {c.clip_ratio_c}")
+    if c.policy_loss == "gmpo" and not c.loss_agg_mode.startswith("seq-mean"):
+        raise ConfigError("policy_loss=gmpo averages over sequences: set loss_agg_mode=seq-mean-token-mean")
+    if c.rollout_correction != "off":
+        from .rollout_correction import parse_is_threshold
+
+        try:
+            parse_is_threshold(
+                float(c.rollout_is_threshold) if "_" not in c.rollout_is_threshold else c.rollout_is_threshold
+            )
+        except ValueError as err:
+            raise ConfigError(f"rollout_is_threshold={c.rollout_is_threshold!r}: {err}") from None
+    if c.overlong_buffer_len >= c.max_model_tokens:
+        raise ConfigError(
+            f"overlong_buffer_len ({c.overlong_buffer_len}) must be smaller than the model-token budget ({c.max_model_tokens})"
+        )
     if c.use_kl_loss and c.use_kl_in_reward:
         raise ConfigError("choose one KL placement: use_kl_loss (GRPO style) or use_kl_in_reward (PPO style)")
 

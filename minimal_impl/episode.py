@@ -38,6 +38,7 @@ class Trajectory:
     finish_reason: str = ""  # "answer", "eos" or "max_turns"
     num_invalid_actions: int = 0
     num_truncated_observations: int = 0
+    turn_logprobs: list[list[float]] = field(default_factory=list)  # the sampler's log-probs, per model turn
 
     @property
     def num_turns(self) -> int:

@@ -5,7 +5,8 @@
     POLICY_LOSSES["vanilla"](config, impl) -> policy loss   config.policy_loss
 
 A new estimator or loss is one decorated function here (as verl's `register_adv_est` and
-`register_policy_loss`); `rl_step` looks it up by name and does not change. Every entry calls the
+`register_policy_loss`); `rl_step` looks it up by name and does not change. Chapter 08's REINFORCE++,
+OPO, GSPO, CISPO and GMPO are entries like the others. Every entry calls the
 chapter functions through `impl`, so `--impl PACKAGE` trains with the learner's versions.
 """
 
@@ -109,6 +110,26 @@ def gae(x: AdvantageInputs) -> Advantages:
     return Advantages(x.impl.masked.masked_whiten(advantages, mask) * mask, returns, metrics)
 
 
+@register_adv_estimator("reinforce_pp", group_relative=False)
+def reinforce_pp(x: AdvantageInputs) -> Advantages:
+    """REINFORCE++ (chapter 08): discounted reward-to-go of the token rewards, whitened over the batch."""
+    token_rewards, metrics = outcome_token_rewards(x)  # [B, T]
+    advantages = x.impl.reinforce.reinforce_pp_advantages(token_rewards, x.batch.mask, gamma=x.config.gamma)
+    return Advantages(advantages, None, metrics)
+
+
+@register_adv_estimator("reinforce_pp_baseline")
+def reinforce_pp_baseline(x: AdvantageInputs) -> Advantages:
+    """REINFORCE++ with a group baseline (chapter 08): r - mean(group), then whitened over the batch."""
+    return Advantages(x.impl.reinforce.reinforce_pp_baseline_advantages(x.scores, x.group_ids, x.batch.mask))
+
+
+@register_adv_estimator("opo")
+def opo(x: AdvantageInputs) -> Advantages:
+    """OPO (chapter 08): the group baseline weighted by response length."""
+    return Advantages(x.impl.reinforce.opo_advantages(x.scores, x.group_ids, x.batch.mask))
+
+
 def outcome_token_rewards(x: AdvantageInputs) -> tuple[torch.Tensor, dict]:
     """Token rewards `[B, T]`: the episode's score on its last trained token, minus beta * KL on every
     token when `use_kl_in_reward` (InstructGPT style; the adaptive controller is updated here).
@@ -141,4 +162,34 @@ def vanilla(config: TrainConfig, impl: Impl) -> PolicyLoss:
         clip_high=config.clip_ratio_high,
         dual_clip=config.clip_ratio_c or None,
         agg=config.loss_agg_mode,
+    )
+
+
+@register_policy_loss("gspo")
+def gspo(config: TrainConfig, impl: Impl) -> PolicyLoss:
+    """GSPO (chapter 08): one length-normalised ratio per sequence; set clip_ratio_low/high to ~3e-4/4e-4."""
+    return functools.partial(
+        impl.policy_losses.gspo_policy_loss,
+        clip_low=config.clip_ratio_low,
+        clip_high=config.clip_ratio_high,
+        agg=config.loss_agg_mode,
+    )
+
+
+@register_policy_loss("cispo")
+def cispo(config: TrainConfig, impl: Impl) -> PolicyLoss:
+    """CISPO (chapter 08): the clipped ratio as a detached weight on log pi, so clipped tokens keep a gradient."""
+    return functools.partial(
+        impl.policy_losses.cispo_policy_loss,
+        clip_low=config.clip_ratio_low,
+        clip_high=config.clip_ratio_high,
+        agg=config.loss_agg_mode,
+    )
+
+
+@register_policy_loss("gmpo")
+def gmpo(config: TrainConfig, impl: Impl) -> PolicyLoss:
+    """GMPO (chapter 08): the geometric mean of the clipped token ratios; a mean over sequences."""
+    return functools.partial(
+        impl.policy_losses.gmpo_policy_loss, clip_low=config.clip_ratio_low, clip_high=config.clip_ratio_high
     )

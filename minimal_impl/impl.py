@@ -20,7 +20,20 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 # the modules a run takes from the implementation package (the names `pytest --impl` uses)
-IMPL_MODULES = ("masked", "gae", "ppo", "kl", "grpo", "rewards", "tool_calls", "bm25", "actor_loss")
+IMPL_MODULES = (
+    "masked",
+    "gae",
+    "ppo",
+    "kl",
+    "grpo",
+    "rewards",
+    "tool_calls",
+    "bm25",
+    "actor_loss",
+    "reinforce",
+    "policy_losses",
+    "rollout_correction",
+)
 REFERENCE = "minimal_impl"
 
 

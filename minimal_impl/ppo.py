@@ -87,6 +87,8 @@ def ppo_policy_loss(
     clip_high: float | None = None,
     dual_clip: float | None = None,
     agg: str = "token-mean",
+    *,
+    is_weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """PPO's clipped surrogate loss (to minimise), with optional asymmetric and dual clipping.
 
@@ -107,6 +109,8 @@ def ppo_policy_loss(
         dual_clip: the constant c > 1 of dual-clip PPO, or None for none. verl always applies
             it with c = 3 (`clip_ratio_c`); pass 3.0 to match verl's default.
         agg: loss aggregation mode, see `aggregate_loss`.
+        is_weights: `[B, T]` rollout-correction weights (chapter 08) multiplying each token's loss before
+            aggregation, as verl applies them; None for none.
 
     Returns:
         loss (0-dim tensor) and stats: `clipfrac` (share of valid tokens where the clipped term
@@ -142,6 +146,8 @@ def ppo_policy_loss(
     else:
         clipfrac_lower = torch.zeros(())
 
+    if is_weights is not None:  # chapter 08: pi_old / pi_rollout, truncated or masked, detached
+        loss_mat = loss_mat * is_weights
     loss = aggregate_loss(loss_mat, mask, agg)
     stats = {
         "clipfrac": clipfrac.item(),

@@ -36,6 +36,12 @@ class RolloutBackend(Protocol):
         """New token ids for each context (they may run past a stop tag; the caller cuts)."""
         ...
 
+    def generate_with_logprobs(
+        self, contexts: list[list[int]], max_new_tokens: int
+    ) -> tuple[list[list[int]], list[list[float]]]:
+        """Sampled ids and the sampler's log-prob of each (rollout correction, chapter 08)."""
+        ...
+
     def release_memory(self) -> None:
         """Free the rollout's memory (a KV cache) before the update needs it; called after phase 1."""
         ...
@@ -95,10 +101,24 @@ class HFRollout:
     def generate(self, contexts: list[list[int]], max_new_tokens: int, greedy: bool = False) -> list[list[int]]:
         out: list[list[int]] = []
         for start in range(0, len(contexts), self.max_batch):
-            out += self._generate(contexts[start : start + self.max_batch], max_new_tokens, greedy)
+            out += self._generate(contexts[start : start + self.max_batch], max_new_tokens, greedy)[0]
         return out
 
-    def _generate(self, contexts: list[list[int]], max_new_tokens: int, greedy: bool) -> list[list[int]]:
+    @torch.no_grad()
+    def generate_with_logprobs(
+        self, contexts: list[list[int]], max_new_tokens: int
+    ) -> tuple[list[list[int]], list[list[float]]]:
+        """Sampled ids and log pi_rollout of each, recorded while sampling (`SampledLogprobs`)."""
+        ids: list[list[int]] = []
+        logprobs: list[list[float]] = []
+        for start in range(0, len(contexts), self.max_batch):
+            more_ids, more_lp = self._generate(contexts[start : start + self.max_batch], max_new_tokens, False, True)
+            ids, logprobs = ids + more_ids, logprobs + more_lp
+        return ids, logprobs
+
+    def _generate(
+        self, contexts: list[list[int]], max_new_tokens: int, greedy: bool, record: bool = False
+    ) -> tuple[list[list[int]], list[list[float]]]:
         device = next(self.model.parameters()).device
         width = max(len(c) for c in contexts)
         input_ids = torch.full((len(contexts), width), self.pad_id, dtype=torch.long)  # [B, L] left-padded
@@ -113,6 +133,7 @@ class HFRollout:
         )
         if self.stop_strings:
             kwargs.update(stop_strings=self.stop_strings, tokenizer=self.tokenizer)
+        recorder = SampledLogprobs(self.temperature) if record else None
         was_training = self.model.training
         self.model.eval()
         try:
@@ -124,7 +145,7 @@ class HFRollout:
                     eos_token_id=self.stop_ids,
                     pad_token_id=self.pad_id,
                     top_k=None,
-                    logits_processor=self.logits_processor,
+                    logits_processor=self.logits_processor + ([recorder] if recorder else []),
                     **kwargs,
                 )
         finally:
@@ -132,7 +153,36 @@ class HFRollout:
         new = sequences[:, width:].tolist()  # [B, new]
         stops = set(self.stop_ids)
         # after a row stops, generate pads it: keep up to and including its first stop id
-        return [ids[: next((i + 1 for i, t in enumerate(ids) if t in stops), len(ids))] for ids in new]
+        ids = [row[: next((i + 1 for i, t in enumerate(row) if t in stops), len(row))] for row in new]
+        if recorder is None:
+            return ids, []
+        logprobs = recorder.finish(sequences[:, -1]).tolist()  # [B, new]
+        return ids, [lp[: len(row)] for lp, row in zip(logprobs, ids)]
+
+
+class SampledLogprobs:
+    """A logits processor that records log pi_rollout(x_t) of every sampled token while `generate` runs.
+
+    `generate` applies custom processors before its temperature and top-p warpers, and a processor never
+    sees the token drawn from its scores; at the next step that token is `input_ids[:, -1]`. So each call
+    keeps log softmax(scores / temperature) `[B, V]` and reads off the previous step's token: one
+    vocabulary-sized buffer instead of `output_scores`' one per step. With top_p < 1 the true sampling
+    distribution is truncated; this records the untruncated log-prob, as the trainer recomputes it.
+    """
+
+    def __init__(self, temperature: float) -> None:
+        self.temperature, self.previous, self.steps = temperature, None, []
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        if self.previous is not None:  # the token sampled from the previous step's scores
+            self.steps.append(self.previous.gather(-1, input_ids[:, -1:]).squeeze(-1))  # [B]
+        self.previous = torch.log_softmax(scores.float() / self.temperature, dim=-1)  # [B, V]
+        return scores
+
+    def finish(self, last_tokens: torch.Tensor) -> torch.Tensor:
+        """`[B, new]` log-probs, given the tokens sampled at the last step."""
+        self.steps.append(self.previous.gather(-1, last_tokens.unsqueeze(-1)).squeeze(-1))
+        return torch.stack(self.steps, dim=1).cpu()
 
 
 class OnlyTokenizerVocab:
@@ -170,6 +220,7 @@ def rollout_batch(
     max_obs_tokens: int = 500,
     greedy: bool = False,
     tools: ModuleType = tool_calls,
+    record_logprobs: bool = False,
 ) -> list[Trajectory]:
     """Run one episode per prompt, every turn batched across the episodes still going.
 
@@ -185,6 +236,7 @@ def rollout_batch(
         max_obs_tokens: tokens per observation (longer ones keep their head).
         greedy: argmax decoding (evaluation).
         tools: the module with the tool-call exercises (`minimal_impl.tool_calls` or a learner's).
+        record_logprobs: keep the sampler's log-prob of every kept token (`Trajectory.turn_logprobs`).
 
     Returns:
         One `Trajectory` per prompt, in order, as `episode.run_agent_episode` would build it;
@@ -195,9 +247,17 @@ def rollout_batch(
     eos = set(eos_ids)
     trajs = [Trajectory(prompt_ids=list(p)) for p in prompts]
     contexts = [list(p) for p in prompts]
+
+    def sample(batch: list[list[int]]) -> list[tuple[list[int], list[float] | None]]:
+        if not record_logprobs:
+            return [(ids, None) for ids in backend.generate(batch, max_new_tokens, greedy)]
+        return list(zip(*backend.generate_with_logprobs(batch, max_new_tokens)))
+
     if protocol is None:  # single turn: keep up to the first EOS
-        for traj, ids in zip(trajs, backend.generate(contexts, max_new_tokens, greedy)):
+        for traj, (ids, logprobs) in zip(trajs, sample(contexts)):
             kept = ids[: next((k + 1 for k, t in enumerate(ids) if t in eos), len(ids))]
+            if logprobs is not None:
+                traj.turn_logprobs.append(list(logprobs[: len(kept)]))
             traj.segments.append((kept, True))
             traj.turn_texts.append(tokenizer.decode(kept, skip_special_tokens=False))
             traj.actions.append(None)
@@ -210,8 +270,10 @@ def rollout_batch(
             break
         last = turn == max_turns  # the final turn: actions are parsed, searches not executed
         parsed: dict[int, tuple[str | None, str, str]] = {}
-        for i, ids in zip(active, backend.generate([contexts[i] for i in active], max_new_tokens, greedy)):
+        for i, (ids, logprobs) in zip(active, sample([contexts[i] for i in active])):
             kept, reason = cut_turn_ids(ids, tokenizer, protocol, eos_ids)
+            if logprobs is not None:  # the kept ids are a prefix of the sampled ones
+                trajs[i].turn_logprobs.append(list(logprobs[: len(kept)]))
             contexts[i] += kept
             parsed[i] = (*record_turn(trajs[i], kept, tokenizer=tokenizer, protocol=protocol, tools=tools), reason)
         # every search of this turn goes to the retriever in one batch

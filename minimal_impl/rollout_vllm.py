@@ -90,6 +90,17 @@ class VLLMRollout:
         self.sync_weights(policy)  # a resumed run's policy is not the checkpoint on disk vLLM loaded
 
     def generate(self, contexts: list[list[int]], max_new_tokens: int, greedy: bool = False) -> list[list[int]]:
+        return self._generate(contexts, max_new_tokens, greedy, logprobs=False)[0]
+
+    def generate_with_logprobs(
+        self, contexts: list[list[int]], max_new_tokens: int
+    ) -> tuple[list[list[int]], list[list[float]]]:
+        """Sampled ids and the engine's own log-prob of each (chapter 08's rollout-vs-trainer mismatch)."""
+        return self._generate(contexts, max_new_tokens, greedy=False, logprobs=True)
+
+    def _generate(
+        self, contexts: list[list[int]], max_new_tokens: int, greedy: bool, logprobs: bool
+    ) -> tuple[list[list[int]], list[list[float]]]:
         from vllm import SamplingParams
 
         self._wake()
@@ -102,9 +113,15 @@ class VLLMRollout:
             include_stop_str_in_output=True,  # only the text changes: the token ids keep the tag anyway
             skip_special_tokens=False,  # stop strings are matched on the decoded text: a tag must stay in it
             logit_bias=self.no_padding,
+            logprobs=0 if logprobs else None,  # 0: the sampled token's log-prob only
         )
         outputs = self.llm.generate([{"prompt_token_ids": c} for c in contexts], params, use_tqdm=False)
-        return [list(o.outputs[0].token_ids) for o in outputs]  # in the order of `contexts`
+        ids = [list(o.outputs[0].token_ids) for o in outputs]  # in the order of `contexts`
+        if not logprobs:
+            return ids, []
+        # one {token id: Logprob} per position, holding the sampled token (untested here: no GPU, see notes)
+        values = [[pos[t].logprob for t, pos in zip(o.outputs[0].token_ids, o.outputs[0].logprobs)] for o in outputs]
+        return ids, values
 
     @torch.no_grad()
     def sync_weights(self, policy: torch.nn.Module) -> None:

@@ -123,6 +123,32 @@ def stop_if_diverged(run: Run) -> None:
         )
 
 
+def overlong_shaping(run: Run, trajs: list, rewards: list[float]) -> tuple[list[float], dict]:
+    """Chapter 08: reward + DAPO's overlong penalty on the tokens the model wrote (observations are not the
+    model's length; verl counts them too). The task's own rewards still make the accuracy metrics."""
+    c = run.config
+    if not c.overlong_buffer_len:
+        return rewards, {}
+    lengths = torch.tensor([sum(len(ids) for ids, generated in t.segments if generated) for t in trajs])  # [B]
+    penalty = run.impl.rollout_correction.overlong_penalty(
+        lengths, c.max_model_tokens, c.overlong_buffer_len, c.overlong_penalty_factor
+    )  # [B], <= 0
+    return [r + p for r, p in zip(rewards, penalty.tolist())], {"reward/overlong_penalty": penalty.mean().item()}
+
+
+def rollout_correction(run: Run, batch: StepBatch) -> dict:
+    """Chapter 08: weights pi_old / pi_rollout for the policy loss (TIS or IcePop) and the size of the mismatch
+    between the sampler's log-probs and the trainer's; {} when rollout_correction=off."""
+    c = run.config
+    if c.rollout_correction == "off":
+        return {}
+    log_ratio = batch.old_logprobs - batch.rollout_logprobs  # [B, T] log pi_old - log pi_rollout
+    batch.is_weights, stats = run.impl.rollout_correction.rollout_is_weights(
+        log_ratio, batch.mask, level=c.rollout_correction, threshold=c.rollout_is_threshold
+    )
+    return {f"rollout_corr/{k}": v for k, v in stats.items()}
+
+
 def rl_step(run: Run, step: int) -> dict:
     """One RL step: phases 1-7 in order. Returns the step's metrics."""
     c, impl, say = run.config, run.impl, (run.log if run.config.verbose else lambda _text: None)
@@ -143,7 +169,8 @@ def rl_step(run: Run, step: int) -> dict:
 
     # ---- 2 reward: a rule reward per episode, on the text the model wrote
     rewards = run.task.score_batch(trajs, episode_rows, run.tokenizer)  # finite numbers, or an error naming the episode
-    scores = torch.tensor(rewards, device=run.device)  # [B]
+    shaped, shaping = overlong_shaping(run, trajs, rewards)  # chapter 08: DAPO's soft length penalty, if on
+    scores = torch.tensor(shaped, device=run.device)  # [B]
     batch = build_step_batch(
         trajs, pad_id=run.pad_id, mask_tool_output=c.mask_tool_output, device=run.device, tools=impl.tool_calls
     )
@@ -153,6 +180,7 @@ def rl_step(run: Run, step: int) -> dict:
     reset_peak_memory(run.device)
     batch.old_logprobs = logprobs_of(run, run.policy, batch)  # [B, T]
     batch.ref_logprobs = reference_logprobs(run, batch)  # [B, T] or None
+    correction = rollout_correction(run, batch)  # chapter 08: batch.is_weights = pi_old / pi_rollout, bounded
 
     # ---- 4 values: V(s_t) of the critic (PPO only)
     if run.critic is not None:
@@ -163,7 +191,7 @@ def rl_step(run: Run, step: int) -> dict:
     estimator = ADV_ESTIMATORS[c.adv_estimator]
     result = estimator.fn(AdvantageInputs(scores, group_ids, batch, c, impl, run.kl_ctrl))
     batch.advantages, batch.returns = result.advantages, result.returns  # [B, T], [B, T] or None
-    zero_var = [g for g, rs in enumerate(group_rows) if len({rewards[r] for r in rs}) == 1]
+    zero_var = [g for g, rs in enumerate(group_rows) if len({shaped[r] for r in rs}) == 1]
     drop = c.filter_zero_variance_groups and estimator.group_relative
     kept = [rs for g, rs in enumerate(group_rows) if not (drop and g in zero_var)]
 
@@ -185,7 +213,9 @@ def rl_step(run: Run, step: int) -> dict:
 
     filtered = len(zero_var) if c.filter_zero_variance_groups else 0
     metrics = step_metrics(run, trajs, episode_rows, rewards, batch, groups=(len(group_rows), len(kept), filtered))
-    metrics.update({"timing/rollout": t_rollout, "timing/update": t_update, **result.metrics, **update})
+    metrics.update(
+        {"timing/rollout": t_rollout, "timing/update": t_update, **result.metrics, **update, **correction, **shaping}
+    )
     metrics["timing/step"] = time.time() - t_step
     if run.device.type == "cuda":  # per phase: chapter 07 compares these with memory.py's estimate
         metrics["memory/rollout_peak_gib"] = rollout_peak

@@ -102,6 +102,7 @@ class Run:
             max_obs_tokens=c.max_obs_tokens,
             greedy=greedy,
             tools=self.impl.tool_calls,
+            record_logprobs=not greedy and c.rollout_correction != "off",
         )
 
 

@@ -11,6 +11,7 @@ optimizer step shared by both.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
@@ -125,6 +126,9 @@ def update_actor(
     def micro_loss(micro: StepBatch) -> tuple[torch.Tensor, dict]:
         with run.amp():
             logits = response_logits(run.policy, micro)  # [b, T, V]
+        policy_loss = run.policy_loss  # chapter 08: the rollout-correction weights multiply it, token by token
+        if micro.is_weights is not None:
+            policy_loss = functools.partial(policy_loss, is_weights=micro.is_weights)
         return run.impl.actor_loss.actor_loss(
             logits,
             micro.targets,
@@ -133,7 +137,7 @@ def update_actor(
             micro.mask,
             ref_logprobs=micro.ref_logprobs if c.use_kl_loss else None,
             temperature=c.temperature,
-            policy_loss=run.policy_loss,
+            policy_loss=policy_loss,
             kl_coef=c.kl_loss_coef,
             kl_type=c.kl_loss_type,
             entropy_coef=c.entropy_coeff,

@@ -121,7 +121,12 @@ def fail(
 
 
 def _as_tensor(x: object) -> torch.Tensor:
-    return torch.as_tensor(x).detach().to(torch.float64)
+    """float64, without a float32 detour: Python numbers and lists go straight to float64."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().to(torch.float64)
+    if isinstance(x, np.ndarray):
+        return torch.from_numpy(x.astype(np.float64))
+    return torch.as_tensor(x, dtype=torch.float64)
 
 
 def _close(a: torch.Tensor, b: torch.Tensor, atol: float, rtol: float) -> torch.Tensor:

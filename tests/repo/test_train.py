@@ -18,8 +18,10 @@ from safetensors.torch import load_file
 from minimal_impl import checkpoint as ckpt
 from minimal_impl.batch import build_step_batch
 from minimal_impl.config import ConfigError, build_config
+from minimal_impl.impl import IMPL_MODULES
 from minimal_impl.plot import plot_run
 from minimal_impl.train import main, prompt_row_order, train
+from tests.checks import REGISTRY
 
 from .train_helpers import comparable as _comparable
 from .train_helpers import tiny_overrides
@@ -348,6 +350,8 @@ def test_lora_run_saves_adapters_and_resumes(tiny_model_dir: Path, workdir: Path
 
 # ------------------------------------------------------------------------------------- --impl PACKAGE
 
+N_CHECKED = sum(module in IMPL_MODULES for module, _ in REGISTRY)  # the exercises a run's checks cover
+
 
 def _package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, bug: str | None = None) -> str:
     from scripts.plant_bug import write_package
@@ -364,11 +368,13 @@ def test_reexported_package_reproduces_the_run_exactly(
     messages: list[str] = []
     config = build_config("tiny_sample_nq", **tiny_overrides(tiny_model_dir, workdir, "reexport", impl=package))
     summary = train(config, log=messages.append)
-    assert any("27 PASS, 0 NOT IMPLEMENTED, 0 FAIL" in m for m in messages), "the checks table is printed first"
+    assert any(f"{N_CHECKED} PASS, 0 NOT IMPLEMENTED, 0 FAIL" in m for m in messages), (
+        "the checks table is printed first"
+    )
     assert _comparable(config.run_dir) == _comparable(reference_run), "the same metrics, step by step"
     final, expected = (load_file(str(run / "final" / "model.safetensors")) for run in (config.run_dir, reference_run))
     assert all(torch.equal(final[k], expected[k]) for k in expected), "bit-identical final weights"
-    assert summary["implementation"]["package"] == package and summary["implementation"]["checks"]["PASS"] == 27
+    assert summary["implementation"]["package"] == package and summary["implementation"]["checks"]["PASS"] == N_CHECKED
     assert json.loads((config.run_dir / "config.json").read_text())["impl"] == package
     assert json.loads((config.run_dir / "summary.json").read_text())["implementation"]["package"] == package
 
@@ -377,10 +383,8 @@ def test_unimplemented_exercises_refuse_to_train(capsys: pytest.CaptureFixture) 
     assert main(["--preset", "tiny_sample_nq", "--impl", "exercises"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "not training on exercises" in err
-    from tests.checks import REGISTRY
-
     for module, name in REGISTRY:
-        if module in ("gae", "ppo", "kl", "grpo", "masked", "rewards", "tool_calls", "bm25", "actor_loss"):
+        if module in IMPL_MODULES:
             assert re.search(rf"{module}\.{re.escape(name)}\s+NOT IMPLEMENTED", err), f"{module}.{name} missing"
     assert main(["--preset", "tiny_sample_nq", "--impl", "no_such_package_xyz"]) == 2
     assert "cannot import package 'no_such_package_xyz'" in capsys.readouterr().err
@@ -394,7 +398,7 @@ def test_a_failing_check_trains_only_when_allowed(
     args = ["--preset", "tiny_sample_nq", "--impl", package, *(f"{k}={v}" for k, v in overrides.items())]
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert re.search(r"grpo\.grpo_advantages\s+FAIL", err) and "26 PASS, 0 NOT IMPLEMENTED, 1 FAIL" in err
+    assert re.search(r"grpo\.grpo_advantages\s+FAIL", err) and f"{N_CHECKED - 1} PASS, 0 NOT IMPLEMENTED, 1 FAIL" in err
     assert "--allow-failing-checks" in err and "Traceback" not in err
     assert main([*args, "--allow-failing-checks"]) == 0
     summary = json.loads((workdir / "runs" / "sign_flip" / "summary.json").read_text())
@@ -420,4 +424,30 @@ def test_not_implemented_exercises_use_ours_when_allowed(
     run = workdir / "runs" / "all_stubs"
     assert _comparable(run) == _comparable(reference_run)
     replaced = json.loads((run / "summary.json").read_text())["implementation"]["from_reference"]
-    assert "ppo.aggregate_loss" in replaced and "kl.AdaptiveKLController.update" in replaced and len(replaced) == 27
+    assert (
+        "ppo.aggregate_loss" in replaced and "kl.AdaptiveKLController.update" in replaced and len(replaced) == N_CHECKED
+    )
+
+
+CHAPTER_08 = {  # every estimator and policy loss chapter 08 registers, with rollout correction and overlong shaping
+    "reinforce_pp": dict(adv_estimator="reinforce_pp", use_kl_loss=False, use_kl_in_reward=True),
+    "cispo_tis": dict(adv_estimator="reinforce_pp_baseline", policy_loss="cispo", clip_ratio_low=1.0,
+                      clip_ratio_high=0.28, rollout_correction="token", overlong_buffer_len=4),
+    "gspo_icepop": dict(adv_estimator="opo", policy_loss="gspo", clip_ratio_low=3e-4, clip_ratio_high=4e-4,
+                        loss_agg_mode="seq-mean-token-mean", rollout_correction="sequence", rollout_is_threshold="0.5_2.0"),
+    "gmpo": dict(policy_loss="gmpo", clip_ratio_low=0.4, clip_ratio_high=0.4, loss_agg_mode="seq-mean-token-mean"),
+}  # fmt: skip
+
+
+def test_chapter_08_estimators_and_losses_train(tiny_model_dir: Path, workdir: Path) -> None:
+    for name, extra in CHAPTER_08.items():
+        overrides = tiny_overrides(tiny_model_dir, workdir, f"ch08-{name}", total_steps=1, eval_steps=1, eval_max_samples=1,
+                                   entropy_coeff=0.01, **extra)  # fmt: skip
+        config = build_config("tiny_sample_nq", **overrides)
+        assert train(config, log=lambda m: None)["stop_reason"] == "total_steps reached", name
+        step = [r for r in _comparable(config.run_dir) if r["step"] == 1 and "reward/mean" in r][0]
+        assert step["actor/optimizer_steps"] > 0 and step["actor/grad_norm"] > 0, f"{name}: the policy trained"
+        if config.rollout_correction != "off":  # HF generate's recorded log-probs against the trainer's recomputation
+            assert 0 <= step["rollout_corr/log_ratio_abs_mean"] < 1e-4 and step["rollout_corr/ess"] > 0.99, name
+        if config.overlong_buffer_len:
+            assert step["reward/overlong_penalty"] <= 0, name
