@@ -65,6 +65,8 @@ def ppo_policy_loss(
     clip_high: float | None = None,
     dual_clip: float | None = None,
     agg: str = "token-mean",
+    *,
+    is_weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """PPO's clipped surrogate loss (to minimise), with optional asymmetric and dual clipping.
 
@@ -85,6 +87,8 @@ def ppo_policy_loss(
         dual_clip: the constant c > 1 of dual-clip PPO, or None for none. verl always applies
             it with c = 3 (`clip_ratio_c`); pass 3.0 to match verl's default.
         agg: loss aggregation mode, see `aggregate_loss`.
+        is_weights: `[B, T]` rollout-correction weights (chapter 08) multiplying each token's loss before
+            aggregation, as verl applies them; None for none.
 
     Returns:
         loss (0-dim tensor) and stats: `clipfrac` (share of valid tokens where the clipped term
