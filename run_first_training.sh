@@ -105,8 +105,9 @@ elif [ "$STATUS" != 0 ]; then
   exit "$STATUS"
 fi
 
-echo "== 5/5 plots =="
+echo "== 5/5 plots and the rollout viewer =="
 python -m minimal_impl.plot "$RUN_DIR"
+VIEWER="$(python -m minimal_impl.viewer "$RUN_DIR" 2>&1 | tail -1)" || VIEWER="(no rollouts recorded: save_rollouts=false)"
 
 cat <<EOF
 
@@ -118,7 +119,9 @@ Done. Everything of this run is in $RUN_DIR/:
   checkpoint-*/                the newest checkpoints (optimizer, scheduler, RNG, training_state.json)
   best_model/, final/          the best model by eval accuracy, and the last one
   plots/overview.png           the curves
+  rollouts/index.html          the rollout viewer: episodes token by token (open it in a browser, from disk)
 Continue training from the newest checkpoint:
   bash run_first_training.sh --preset $PRESET --run-name $RUN_NAME --resume --steps <a larger total>
 What the curves mean: learning_notes/06_training_engineering/README.md
+$VIEWER
 EOF

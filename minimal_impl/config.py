@@ -206,6 +206,12 @@ class TrainConfig:
     """console summary every this many steps"""
     use_wandb: bool = False
     """also log to Weights & Biases (needs `pip install wandb` and a login)"""
+    save_rollouts: bool = False
+    """at every evaluation, record a sample of episodes and write the rollout viewer's pages (RUN_DIR/rollouts/)"""
+    viewer_groups: int = 2
+    """training groups (rollout_n episodes each) the viewer records per evaluated step, with their token tensors"""
+    viewer_eval_samples: int = 24
+    """evaluation episodes the viewer records per evaluation (the first ones: the same questions every time)"""
 
     @property
     def is_search_task(self) -> bool:
@@ -358,7 +364,7 @@ DOMAINS = {
     **{name: (1, None, True, True) for name in (
         "train_batch_size", "rollout_n", "ppo_mini_batch_size", "ppo_micro_batch_size", "ppo_epochs", "max_new_tokens",
         "max_prompt_length", "retriever_topk", "total_steps", "eval_steps", "save_steps", "warmup_batch_size",
-        "log_every", "kl_horizon", "max_skipped_steps_in_a_row")},
+        "log_every", "kl_horizon", "max_skipped_steps_in_a_row", "viewer_groups", "viewer_eval_samples")},
     **{name: (0, None, True, True) for name in (
         "max_turns", "max_obs_tokens", "warmup_sft_steps", "save_total_limit", "lr_warmup_steps", "lora_rank",
         "eval_max_samples", "early_stopping_patience", "num_threads", "weight_decay", "entropy_coeff",

@@ -34,6 +34,7 @@ class Trajectory:
     actions: list[str | None] = field(default_factory=list)  # one per model turn
     turn_texts: list[str] = field(default_factory=list)  # decoded model turns
     search_queries: list[str] = field(default_factory=list)  # the searches actually executed
+    search_results: list[list[dict]] = field(default_factory=list)  # the documents each of them returned
     answer: str | None = None
     finish_reason: str = ""  # "answer", "eos" or "max_turns"
     num_invalid_actions: int = 0
@@ -279,6 +280,7 @@ def take_action(
         return None
     if action == "search":
         traj.search_queries.append(content)
+        traj.search_results.append(list(docs))
     obs_ids = tokenizer.encode(observation, add_special_tokens=False)
     if len(obs_ids) > max_obs_tokens:
         traj.num_truncated_observations += 1

@@ -63,11 +63,15 @@ def evaluate(
     tokenizer: object,
     step: int,
     num_examples: int = 5,
+    on_episodes: Callable[[list[Trajectory], list[float]], None] | None = None,
 ) -> dict:
-    """Greedy episodes on `rows`; returns the statistics (the caller writes them)."""
+    """Greedy episodes on `rows`; returns the statistics (the caller writes them). `on_episodes(trajs,
+    rewards)` sees the episodes themselves (the rollout viewer records a sample of them)."""
     start = time.time()
     trajs = rollout([prompt_ids(r) for r in rows], True)
     rewards = task.score_batch(trajs, rows, tokenizer)
+    if on_episodes is not None:
+        on_episodes(trajs, rewards)
     stats = {"step": step, **episode_stats(task, trajs, rows, rewards, tokenizer)}
     stats["eval_time"] = round(time.time() - start, 3)
     stats["examples"] = [

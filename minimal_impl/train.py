@@ -38,6 +38,7 @@ import torch
 from tqdm import tqdm
 
 from . import checkpoint as ckpt
+from . import viewer
 from .batch import StepBatch, batched_logprobs, batched_values, build_step_batch
 from .checkpoint import CheckpointError, DiskFullError
 from .config import ConfigError, TrainConfig, build_config, describe
@@ -222,7 +223,78 @@ def rl_step(run: Run, step: int) -> dict:
         metrics["memory/update_peak_gib"] = peak_memory_gib(run.device)
     if c.verbose:
         run.log(step_details(run.tokenizer, batch, metrics, kept=kept, rows=rows, rewards=rewards))
+    if c.save_rollouts and is_eval_step(c, step):  # the rollout viewer: this step's first groups, token by token
+        record_training(run, step, trajs, episode_rows, rewards, batch)
     return metrics
+
+
+def is_eval_step(c: TrainConfig, step: int) -> bool:
+    return step % c.eval_steps == 0 or step == c.total_steps
+
+
+def record_training(run: Run, step: int, trajs: list, rows: list[dict], rewards: list[float], batch: StepBatch) -> None:
+    """Viewer: the first `viewer_groups` groups of the step, with their token tensors after the update."""
+    c = run.config
+    n = min(c.viewer_groups * c.rollout_n, len(trajs))
+    new_logprobs = logprobs_of(run, run.policy, batch.select(range(n)))  # [n, T] pi_theta after the update
+    records = []
+    for i in range(n):
+        record = viewer.episode_record(
+            trajs[i], rows[i], rewards[i], tokenizer=run.tokenizer, golden=run.task.golden(rows[i])
+        )
+        tensors = viewer.training_tensors(
+            batch,
+            i,
+            prompt_len=len(trajs[i].prompt_ids),
+            new_logprobs=new_logprobs[i],
+            clip=(c.clip_ratio_low, c.clip_ratio_high),
+        )
+        records.append(
+            {
+                **record,
+                "kind": "train",
+                "step": step,
+                "group": i // c.rollout_n,
+                "sample": i % c.rollout_n,
+                "tensors": tensors,
+            }
+        )
+    viewer.write_records(c.run_dir, step, records, fresh=True)
+
+
+def eval_recorder(run: Run, step: int) -> Callable[[list, list[float]], None] | None:
+    """Viewer: records the first `viewer_eval_samples` evaluation episodes of `step` (None: not saving)."""
+    c = run.config
+    if not c.save_rollouts:
+        return None
+
+    def record(trajs: list, rewards: list[float]) -> None:
+        k = min(c.viewer_eval_samples, len(trajs))
+        records = [
+            {
+                **viewer.episode_record(
+                    trajs[i],
+                    run.eval_rows[i],
+                    rewards[i],
+                    tokenizer=run.tokenizer,
+                    golden=run.task.golden(run.eval_rows[i]),
+                ),
+                "kind": "eval",
+                "step": step,
+                "index": i,
+            }
+            for i in range(k)
+        ]
+        viewer.write_records(c.run_dir, step, records, fresh=step == 0)
+
+    return record
+
+
+def render_pages(run: Run) -> None:
+    """Viewer: (re)write the pages after an evaluation."""
+    if run.config.save_rollouts:
+        index = viewer.render_run(run.config.run_dir, log=run.log)
+        run.log(f"[viewer] {index}")
 
 
 # ------------------------------------------------------------------------- evaluation and checkpoints
@@ -242,8 +314,11 @@ def baseline_evaluation(run: Run, logger: RunLogger) -> dict:
         if not run.resumed_from:  # a fresh metrics.jsonl starts with the baseline, as when it is computed
             logger.log(0, eval_metrics(baseline))
         return baseline
-    baseline = evaluate(run.task, run.eval_rows, run.rollout, run.prompt_ids, run.tokenizer, step=0)
+    baseline = evaluate(
+        run.task, run.eval_rows, run.rollout, run.prompt_ids, run.tokenizer, step=0, on_episodes=eval_recorder(run, 0)
+    )
     ckpt.write_json_atomic(path, baseline)
+    render_pages(run)
     logger.log(0, eval_metrics(baseline))
     run.log(f"[eval] baseline (step 0): accuracy {baseline['accuracy']:.3f}, search rate {baseline['search_rate']:.2f}")
     return baseline
@@ -252,7 +327,15 @@ def baseline_evaluation(run: Run, logger: RunLogger) -> dict:
 def evaluate_and_track(run: Run, step: int, logger: RunLogger, baseline: dict) -> str | None:
     """Evaluate (greedy), keep the best model, and decide on early stopping: the reason to stop, or None."""
     c, state = run.config, run.state
-    result = evaluate(run.task, run.eval_rows, run.rollout, run.prompt_ids, run.tokenizer, step=step)
+    result = evaluate(
+        run.task,
+        run.eval_rows,
+        run.rollout,
+        run.prompt_ids,
+        run.tokenizer,
+        step=step,
+        on_episodes=eval_recorder(run, step),
+    )
     ckpt.write_json_atomic(c.run_dir / "eval_logs" / f"eval_step_{step:04d}.json", result)
     logger.log(step, eval_metrics(result))
     # a model evaluated after skipped optimizer steps (non-finite gradients) is never taken as the best one
@@ -367,6 +450,8 @@ def train(config: TrainConfig, log: Callable[[str], None] | None = None) -> dict
 def run_and_summarize(run: Run, t_start: float) -> dict:
     """The baseline, the RL loop, the final model and summary.json."""
     config, impl, log = run.config, run.impl, run.log
+    if run.resumed_from:
+        viewer.forget_after(config.run_dir, run.state.global_step)
     with contextlib.closing(
         RunLogger(config.run_dir, run.state.global_step, config.use_wandb, config.to_dict(), log=log)
     ) as logger:
@@ -414,8 +499,9 @@ def rl_loop(run: Run, logger: RunLogger, baseline: dict) -> str:
                     run.log(console_line(step, c.total_steps, metrics))
                 state.global_step = step
                 reason = None
-                if step % c.eval_steps == 0 or step == c.total_steps:
+                if is_eval_step(c, step):
                     reason = evaluate_and_track(run, step, logger, baseline)
+                    render_pages(run)
                 if stop.signal_name and not reason:
                     reason = f"interrupted ({stop.signal_name})"
                 if step % c.save_steps == 0 or step == c.total_steps or reason:

@@ -230,6 +230,9 @@ def resolve_resume(config: TrainConfig, log: Callable[[str], None]) -> Path | No
 
 # keys that may differ from the checkpoint's configuration on resume without changing what trains
 RESUME_FREE_KEYS = {
+    "save_rollouts",
+    "viewer_groups",
+    "viewer_eval_samples",
     "run_name",
     "output_dir",  # a run directory that was renamed or moved
     "resume",

@@ -28,6 +28,7 @@ def tiny_overrides(model_dir: Path, root: Path, run_name: str, **extra: object) 
         eval_max_samples=4,
         num_threads=1,
         filter_zero_variance_groups=False,
+        save_rollouts=True,  # the viewer records at every evaluation: exact resume must hold with it on
     )
     values.update(extra)
     return values
