@@ -6,6 +6,15 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# the browser of the rollout viewer's test (Debian's chromium): installed in the background while pip works;
+# where apt-get cannot (no root, no network), that test skips and says why
+CHROMIUM_LOG="$ROOT/.build/chromium-install.log"
+mkdir -p "$ROOT/.build"
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ "${NO_BROWSER:-0}" != 1 ]; then
+  ( (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) \
+      > "$CHROMIUM_LOG" 2>&1 || echo "[browser] could not install chromium (see $CHROMIUM_LOG)" ) &
+  CHROMIUM_PID=$!
+fi
 source scripts/bootstrap_env.sh
 export MPLBACKEND=Agg PYTHONHASHSEED=0 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
@@ -28,5 +37,8 @@ if [ "${NO_NOTEBOOKS:-0}" != "1" ]; then
   [ ${#built[@]} -eq 0 ] || notebooks=("${built[@]}" --nbmake --nbmake-timeout=300)
 fi
 
-echo "[pytest] tests ${notebooks[*]:+and notebooks}"
-python -m pytest tests "${notebooks[@]}" "$@"
+[ -z "${CHROMIUM_PID:-}" ] || wait "$CHROMIUM_PID" || true
+# two workers, one file each at a time; one torch thread per worker (two would oversubscribe two cores)
+workers=(); [ "${NO_XDIST:-0}" = 1 ] || workers=(-n 2 --dist loadfile)
+echo "[pytest] tests ${notebooks[*]:+and notebooks} ${workers[*]:+(2 workers)}"
+OMP_NUM_THREADS=1 python -m pytest tests "${notebooks[@]}" "${workers[@]}" "$@"

@@ -21,13 +21,13 @@ from tests.checks import REGISTRY
 IMPL_TESTS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_*.py"))
 
 
-def _start_pytest(impl: str, cwd: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": f"{cwd}{os.pathsep}{ROOT}"}
+def _start_pytest(impl: str, cwd: Path, tests: list[str]) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": f"{cwd}{os.pathsep}{ROOT}", "OMP_NUM_THREADS": "1"}
     cmd = [
         sys.executable,
         "-m",
         "pytest",
-        *[str(ROOT / t) for t in IMPL_TESTS],
+        *[str(ROOT / t) for t in tests],
         "--impl",
         impl,
         "-q",
@@ -39,8 +39,9 @@ def _start_pytest(impl: str, cwd: Path) -> subprocess.Popen:
 
 @pytest.fixture(scope="module")
 def learner_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.Popen]:
-    """The whole --impl suite twice, started together (they are independent: two cores, half the wait):
-    on the untouched stubs, and on stubs with the reference bodies pasted back in."""
+    """Two --impl runs, started together: the whole --impl suite on the untouched stubs (every test must
+    say NOT IMPLEMENTED), and the checks of every exercise on stubs with the reference bodies pasted back
+    in (the rest of the suite runs on the reference in the main run already)."""
     package = tmp_path_factory.mktemp("pasted") / "solved_exercises"
     package.mkdir()
     for name, text in generate().items():
@@ -48,7 +49,10 @@ def learner_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subproce
         if module != "__init__":
             text = paste_solutions(text, (ROOT / "minimal_impl" / name).read_text(encoding="utf-8"), module)
         (package / name).write_text(text, encoding="utf-8")
-    runs = {"stubs": _start_pytest("exercises", ROOT), "pasted": _start_pytest("solved_exercises", package.parent)}
+    runs = {
+        "stubs": _start_pytest("exercises", ROOT, IMPL_TESTS),
+        "pasted": _start_pytest("solved_exercises", package.parent, ["tests/test_exercises.py", "tests/test_probe.py"]),
+    }
     yield runs
     for proc in runs.values():
         if proc.poll() is None:
