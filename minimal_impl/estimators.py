@@ -153,43 +153,30 @@ def outcome_token_rewards(x: AdvantageInputs) -> tuple[torch.Tensor, dict]:
 # ---------------------------------------------------------------------------------------- policy losses
 
 
+def clipped(config: TrainConfig, loss: Callable, **extra: object) -> PolicyLoss:
+    """`loss` with the configured clip range (and `extra`) bound: `(logprobs, old, advantages, mask) -> ...`."""
+    return functools.partial(loss, clip_low=config.clip_ratio_low, clip_high=config.clip_ratio_high, **extra)
+
+
 @register_policy_loss("vanilla")
 def vanilla(config: TrainConfig, impl: Impl) -> PolicyLoss:
     """PPO's clipped surrogate (asymmetric clip, optional dual clip), aggregated by loss_agg_mode."""
-    return functools.partial(
-        impl.ppo.ppo_policy_loss,
-        clip_low=config.clip_ratio_low,
-        clip_high=config.clip_ratio_high,
-        dual_clip=config.clip_ratio_c or None,
-        agg=config.loss_agg_mode,
-    )
+    return clipped(config, impl.ppo.ppo_policy_loss, dual_clip=config.clip_ratio_c or None, agg=config.loss_agg_mode)
 
 
 @register_policy_loss("gspo")
 def gspo(config: TrainConfig, impl: Impl) -> PolicyLoss:
     """GSPO (chapter 08): one length-normalised ratio per sequence; set clip_ratio_low/high to ~3e-4/4e-4."""
-    return functools.partial(
-        impl.policy_losses.gspo_policy_loss,
-        clip_low=config.clip_ratio_low,
-        clip_high=config.clip_ratio_high,
-        agg=config.loss_agg_mode,
-    )
+    return clipped(config, impl.policy_losses.gspo_policy_loss, agg=config.loss_agg_mode)
 
 
 @register_policy_loss("cispo")
 def cispo(config: TrainConfig, impl: Impl) -> PolicyLoss:
     """CISPO (chapter 08): the clipped ratio as a detached weight on log pi, so clipped tokens keep a gradient."""
-    return functools.partial(
-        impl.policy_losses.cispo_policy_loss,
-        clip_low=config.clip_ratio_low,
-        clip_high=config.clip_ratio_high,
-        agg=config.loss_agg_mode,
-    )
+    return clipped(config, impl.policy_losses.cispo_policy_loss, agg=config.loss_agg_mode)
 
 
 @register_policy_loss("gmpo")
 def gmpo(config: TrainConfig, impl: Impl) -> PolicyLoss:
     """GMPO (chapter 08): the geometric mean of the clipped token ratios; a mean over sequences."""
-    return functools.partial(
-        impl.policy_losses.gmpo_policy_loss, clip_low=config.clip_ratio_low, clip_high=config.clip_ratio_high
-    )
+    return clipped(config, impl.policy_losses.gmpo_policy_loss)

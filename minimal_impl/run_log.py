@@ -76,11 +76,10 @@ class RunLogger:
             self.wandb.finish()
 
 
-def read_metrics(path: Path, up_to_step: int | None = None) -> tuple[list[dict], int]:
-    """The rows of a metrics.jsonl (up to a step), and how many lines were torn or unreadable.
+def read_jsonl(path: Path, accept: Callable[[object], bool]) -> tuple[list[dict], int]:
+    """The objects of a JSONL file that `accept` takes, and how many lines were torn, unreadable or refused.
 
-    A run killed while appending leaves a half-written last line: it is skipped, not fatal.
-    Example: lines '{"step": 1}', '{"step": 2}', '{"ste' -> ([{"step": 1}, {"step": 2}], 1).
+    A run killed while appending leaves a half-written last line: it is skipped and counted, not fatal.
     """
     rows, dropped = [], 0
     for line in path.read_text("utf-8", errors="replace").splitlines():
@@ -91,11 +90,20 @@ def read_metrics(path: Path, up_to_step: int | None = None) -> tuple[list[dict],
         except ValueError:
             dropped += 1
             continue
-        if not isinstance(row, dict) or not isinstance(row.get("step"), int):
-            dropped += 1
-        elif up_to_step is None or row["step"] <= up_to_step:
+        if accept(row):
             rows.append(row)
+        else:
+            dropped += 1
     return rows, dropped
+
+
+def read_metrics(path: Path, up_to_step: int | None = None) -> tuple[list[dict], int]:
+    """The rows of a metrics.jsonl (up to a step), and how many lines were torn or unreadable.
+
+    Example: lines '{"step": 1}', '{"step": 2}', '{"ste' -> ([{"step": 1}, {"step": 2}], 1).
+    """
+    rows, dropped = read_jsonl(path, lambda row: isinstance(row, dict) and isinstance(row.get("step"), int))
+    return [row for row in rows if up_to_step is None or row["step"] <= up_to_step], dropped
 
 
 def banner(title: str, width: int = 100) -> str:

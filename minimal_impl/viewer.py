@@ -28,6 +28,7 @@ import torch
 
 from .episode import Trajectory
 from .rewards import normalize_answer
+from .run_log import read_jsonl
 
 ROLLOUTS = "rollouts"
 
@@ -139,20 +140,7 @@ def forget_after(run_dir: Path, step: int) -> None:
 
 def read_records(path: Path) -> tuple[list[dict], int]:
     """The records of one step file and how many lines were torn or unreadable (skipped, counted)."""
-    records, bad = [], 0
-    for line in path.read_text("utf-8", errors="replace").splitlines():
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            bad += 1
-            continue
-        if isinstance(record, dict) and record.get("kind") in ("train", "eval"):
-            records.append(record)
-        else:
-            bad += 1
-    return records, bad
+    return read_jsonl(path, lambda record: isinstance(record, dict) and record.get("kind") in ("train", "eval"))
 
 
 # ------------------------------------------------------------------------------------------- pages
