@@ -25,6 +25,8 @@
 # | 5 | the short run's curves, drawn by `minimal_impl.plot` |
 # | 6 | the full first training run (`run_first_training.sh`), three seeds, and the loss-mask ablation |
 # | 7 | our GRPO step against TRL's |
+# | 8 | your turn: the actor loss of one micro-batch, then train the agent with your own code |
+# | 9 | what one sign error does to the learning curve |
 #
 # The short run is CI-sized (a 60-step warm-up, 4 RL steps: the model does not learn much in that time);
 # section 6 shows what the full preset does, from runs made with `scripts/collect_runs.py`.
@@ -43,6 +45,7 @@ import numpy as np
 from IPython.display import Image, Markdown, display
 
 import minimal_impl
+from minimal_impl import data
 from minimal_impl.config import build_config
 from minimal_impl.plot import plot_run
 from minimal_impl.tiny_model import build
@@ -65,6 +68,7 @@ plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "axes.grid": True, "
 
 # %%
 model_dir = build(WORK / "tiny_model")
+data.prepare("sample-nq", WORK / "data" / "sample-nq")  # a data_dir of one's own is never filled automatically
 short = {
     "model_path": str(model_dir), "data_dir": str(WORK / "data"), "output_dir": str(WORK / "runs"), "run_name": "short",
     "warmup_sft_steps": 60, "train_batch_size": 4, "ppo_mini_batch_size": 2, "total_steps": 4, "eval_steps": 2,
@@ -179,3 +183,28 @@ display(Markdown("\n".join(table)))
 
 # %%
 display(Markdown((NOTES / "grpo_bench.md").read_text()))
+
+
+# %% [markdown]
+# ## 8. Your turn: the actor loss of one micro-batch
+#
+# The heart of the update is an exercise of this chapter: `logprobs_from_logits` (★☆☆) and `actor_loss`
+# (★★★), in your copy's `actor_loss.py` (`python scripts/make_exercises.py --out my_solutions`, then open this
+# notebook with `RL_IMPL=my_solutions`). The checks compare the loss and its gradient on a fixed micro-batch
+# with the formulas; chapter 03's probe must then learn with it. When all of your chapters pass,
+# `bash run_first_training.sh --impl my_solutions` trains the search agent with your code.
+
+# %% tags=["workbook"]
+from tests.checks.workbook import check_chapter, learner_package  # noqa: E402
+
+impl = learner_package()  # $RL_IMPL, default minimal_impl (the reference)
+check_chapter(6, impl)
+
+# %% tags=["workbook"]
+from minimal_impl.probe import train_probe  # noqa: E402
+
+try:  # your actor loss on the probe: the mean reward should climb above 0.9
+    curve = train_probe(advantage_fn=impl.grpo.grpo_advantages, actor_loss_fn=impl.actor_loss.actor_loss, steps=30)
+    print(f"probe with your actor loss: reward {curve[0]:.2f} -> {curve[-1]:.2f}")
+except NotImplementedError as err:
+    print(f"NOT IMPLEMENTED YET: {err}")

@@ -22,7 +22,7 @@
 # | section | code | what to look at |
 # |---|---|---|
 # | 1 | | setup |
-# | 2 | `tests/checks` | exercise mode: check your own functions |
+# | 2 | `tests/checks/workbook.py` | your turn: check your own functions |
 # | 3 | `reinforce.py` | GRPO, RLOO, REINFORCE++, REINFORCE++-baseline and OPO on one batch |
 # | 4 | `reinforce_pp_advantages` | multi-turn credit: outcome reward only vs a reward per turn |
 # | 5 | `gspo_policy_loss` | token ratio, sequence product, geometric mean: spread against length |
@@ -49,7 +49,7 @@ import torch
 
 import minimal_impl
 from minimal_impl.grpo import grpo_advantages, rloo_advantages, spread_over_tokens
-from minimal_impl.policy_losses import cispo_policy_loss, gmpo_policy_loss, gspo_policy_loss
+from minimal_impl.policy_losses import cispo_policy_loss, gmpo_policy_loss
 from minimal_impl.ppo import ppo_policy_loss
 from minimal_impl.reinforce import opo_advantages, reinforce_pp_advantages, reinforce_pp_baseline_advantages
 from minimal_impl.rollout_correction import overlong_penalty, rollout_is_weights
@@ -63,33 +63,26 @@ torch.set_num_threads(1)  # the tensors here are tiny: one thread avoids thread 
 plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "axes.grid": True, "grid.alpha": 0.3})
 
 # %% [markdown]
-# ## 2. Exercise mode: check a function
+# ## 2. Your turn: the workbook
 #
-# As in chapter 03: each `check_*` runs a function on the hand-worked cases of the notes and on edge
-# cases, and prints `PASS` or raises `CheckFailed` naming the case, the inputs, expected and obtained.
-# To check yours: `python scripts/make_exercises.py --out my_solutions`, fill in a body, then e.g.
-# `check_gspo(my_solutions.policy_losses.gspo_policy_loss)`.
+# The exercises of this chapter (`python scripts/make_exercises.py --list`) are functions you write in your
+# own copy. Once, from the repository root:
+#
+# ```bash
+# python scripts/make_exercises.py --out my_solutions
+# RL_IMPL=my_solutions .venv/bin/jupyter lab notebooks/
+# ```
+#
+# This cell checks every exercise of the chapter and prints your progress: `PASS`, `NOT IMPLEMENTED YET`,
+# or `CheckFailed` naming the case, its inputs, expected and got. Without `RL_IMPL` it checks the reference.
+# Edit your file and run the cell again: no restart needed. Then train the agent with them:
+# `bash run_first_training.sh --impl my_solutions adv_estimator=reinforce_pp_baseline policy_loss=gspo ...`.
 
-# %%
-from tests.checks import (  # noqa: E402
-    check_cispo,
-    check_gmpo,
-    check_gspo,
-    check_opo,
-    check_overlong_penalty,
-    check_reinforce_pp,
-    check_reinforce_pp_baseline,
-    check_rollout_is_weights,
-)
+# %% tags=["workbook"]
+from tests.checks.workbook import check_chapter, learner_package  # noqa: E402
 
-check_reinforce_pp(reinforce_pp_advantages)
-check_reinforce_pp_baseline(reinforce_pp_baseline_advantages)
-check_opo(opo_advantages)
-check_gspo(gspo_policy_loss)
-check_cispo(cispo_policy_loss)
-check_gmpo(gmpo_policy_loss)
-check_rollout_is_weights(rollout_is_weights)
-check_overlong_penalty(overlong_penalty)
+impl = learner_package()  # $RL_IMPL, default minimal_impl (the reference); or learner_package("my_solutions")
+check_chapter(8, impl)
 
 # %% [markdown]
 # ## 3. Five critic-free advantages on one batch
