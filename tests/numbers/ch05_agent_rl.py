@@ -239,4 +239,6 @@ NUMBERS = [
         "Pyserini's LuceneSearcher and rank-bm25's BM25Okapi defaults",
     ),
     Given("Okapi idf `log((N - df + 0.5)/(df\n+ 0.5))`", "the okapi idf formula"),
+    Computed("(512 prompts × 5 samples = 2,560 queries)", lambda: [512, 5, 512 * 5]),
+    Given("the cap is 4,096 by default", "the service's default --max-queries, a setting"),
 ]

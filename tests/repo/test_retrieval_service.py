@@ -1,11 +1,15 @@
 # Chapter 05 notes: learning_notes/05_agent_rl/README.md#the-retrieval-service
-"""The retrieval service on loopback: Search-R1's API, 4xx for every kind of bad request, and it keeps serving."""
+"""The retrieval service on loopback: Search-R1's API and request shapes, 4xx for every kind of bad request
+(oversized bodies declared or streamed, NaN, stalled clients), and it keeps serving."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -24,6 +28,10 @@ DOCS = [
 ]
 
 
+BODY_LIMIT = 2_000_000  # bytes
+BODY_TIMEOUT = 1.0  # seconds
+
+
 @pytest.fixture(scope="module")
 def corpus_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("corpus") / "corpus.jsonl"
@@ -34,7 +42,8 @@ def corpus_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def server(corpus_file: Path):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "minimal_impl.retrieval_server", "--corpus", str(corpus_file), "--port", "0"],
+        [sys.executable, "-m", "minimal_impl.retrieval_server", "--corpus", str(corpus_file), "--port", "0"]
+        + ["--max-body-bytes", str(BODY_LIMIT), "--body-timeout", str(BODY_TIMEOUT)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -84,7 +93,6 @@ BAD_REQUESTS = {
     "not an object": ("[1, 2, 3]", 422),
     "queries is a string": (json.dumps({"queries": "capital"}), 422),
     "queries of numbers": (json.dumps({"queries": [1, 2]}), 422),
-    "empty query list": (json.dumps({"queries": []}), 422),
     "missing queries": (json.dumps({"topk": 3}), 422),
     "topk as string": (json.dumps({"queries": ["a"], "topk": "3"}), 422),
     "topk zero": (json.dumps({"queries": ["a"], "topk": 0}), 422),
@@ -92,9 +100,12 @@ BAD_REQUESTS = {
     "topk too large": (json.dumps({"queries": ["a"], "topk": 10_000}), 422),
     "return_scores not bool": (json.dumps({"queries": ["a"], "return_scores": "yes"}), 422),
     "unknown field": (json.dumps({"queries": ["a"], "top_k": 3}), 422),
-    "too many queries": (json.dumps({"queries": ["a"] * 600}), 413),
+    "topk NaN": ('{"queries": ["a"], "topk": NaN}', 422),
+    "topk Infinity": ('{"queries": ["a"], "topk": -Infinity}', 422),
+    "topk float": (json.dumps({"queries": ["a"], "topk": 3.0}), 422),
+    "too many queries": (json.dumps({"queries": ["a"] * 4097}), 413),
     "query too long": (json.dumps({"queries": ["a" * 5000]}), 413),
-    "body too large": (json.dumps({"queries": ["a " * 1_100_000]}), 413),
+    "body too large": (json.dumps({"queries": ["a " * 1_100_000]}), 413),  # 2.2 MB, read to its end: a clean 413
     "empty body": ("", 422),
     "not utf-8": (b"\xff\xfe\x00garbage", 422),
 }
@@ -110,6 +121,53 @@ def test_bad_requests_get_4xx_and_server_keeps_serving(server: str, case: str) -
     assert status == 200, f"server stopped serving after: {case}"
 
 
+def test_search_r1_request_shapes(server: str) -> None:
+    """What Search-R1's generation loop sends: [] on a turn where nobody searched, a whole batch at once."""
+    assert _post(server, json.dumps({"queries": []})) == (200, {"result": []})
+    batch = [*(f"capital of {c}" for c in ("France", "Germany", "Spain", "Japan")), " "] * 512  # 512 prompts x 5
+    status, body = _post(server, json.dumps({"queries": batch, "topk": 3, "return_scores": True}))
+    assert status == 200 and len(body["result"]) == 2560
+    assert body["result"][0][0]["document"]["id"] == "0" and body["result"][3][0]["document"]["id"] == "5"
+    assert all(len(r) == 3 for i, r in enumerate(body["result"]) if i % 5 != 4)
+    assert all(r == [] for r in body["result"][4::5]), "a blank query matches nothing"
+    assert _post(server, json.dumps({"queries": ["  ", "\t"]})) == (200, {"result": [[], []]})
+
+
+def _raw(server: str, head: bytes, body: bytes = b"", wait: float = 10.0) -> bytes:
+    """Send bytes on a fresh connection, then read until the server closes it (or `wait` passes)."""
+    host, port = server.split("//")[1].split("/")[0].split(":")
+    with socket.create_connection((host, int(port)), timeout=wait) as sock:
+        sock.sendall(head + body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_body_limits_hold_for_declared_and_streamed_bodies(server: str) -> None:
+    huge = (
+        b"POST /retrieve HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n"
+    )
+    assert _raw(server, huge).startswith(b"HTTP/1.1 413"), "a declared length far over the limit: 413 at once"
+    host, port = server.split("//")[1].split("/")[0].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    pieces = (b'{"queries": ["' + b"a " * 32_768 for _ in range(46))  # 3 MB in 64 KB chunks, no Content-Length
+    conn.request("POST", "/retrieve", body=pieces, headers={"Content-Type": "application/json"}, encode_chunked=True)
+    response = conn.getresponse()
+    assert response.status == 413 and "over 2000000 bytes" in json.loads(response.read())["detail"]
+    conn.close()
+    assert _post(server, json.dumps({"queries": ["Paris"]}))[0] == 200
+
+
+def test_a_stalled_client_times_out(server: str) -> None:
+    head = b"POST /retrieve HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    start = time.monotonic()
+    answer = _raw(server, head, body=b'{"queries"')  # 10 of the 100 bytes it promised, then silence
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert time.monotonic() - start < BODY_TIMEOUT + 5
+    assert _post(server, json.dumps({"queries": ["Paris"]}))[0] == 200
+
+
 def test_wrong_method_and_path(server: str) -> None:
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(server, timeout=10)  # GET /retrieve
@@ -119,7 +177,7 @@ def test_wrong_method_and_path(server: str) -> None:
 
 
 def test_remote_equals_in_process(server: str, corpus_file: Path) -> None:
-    queries = ["capital city", "river in Germany", "", "zzz unknown"]
+    queries = ["capital city", "river in Germany", "zzz unknown"]  # blank queries: see test_search_r1_request_shapes
     local = BM25Retriever.from_jsonl(corpus_file).search(queries, topk=4)
     remote = RemoteRetriever(server).search(queries, topk=4)
     assert [[d["document"]["id"] for d in r] for r in remote] == [[d["document"]["id"] for d in r] for r in local]

@@ -218,7 +218,7 @@ def test_refuses_to_overwrite_and_rejects_bad_resume(reference_run: Path, tiny_m
         train(
             build_config("tiny_sample_nq", **tiny_overrides(tiny_model_dir, workdir, "reference")), log=lambda m: None
         )
-    with pytest.raises(ConfigError, match="not a complete checkpoint"):
+    with pytest.raises(ConfigError, match="not a usable checkpoint"):
         train(
             build_config("tiny_sample_nq", **tiny_overrides(tiny_model_dir, workdir, "x", resume=str(workdir))),
             log=lambda m: None,
