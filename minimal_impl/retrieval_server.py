@@ -24,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 
 from .retrieval import BM25Retriever
 
+DRAIN_FACTOR = 8  # a too-large body up to this many times the limit is read (and dropped) before the 413
+
 
 def create_app(
     retriever: BM25Retriever,
@@ -47,7 +49,16 @@ def create_app(
     async def limit_body_size(request: Request, call_next):  # noqa: ANN001, ANN202
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > max_body_bytes):
-            return JSONResponse(status_code=413, content={"detail": f"request body over {max_body_bytes} bytes"})
+            if length.isdigit() and int(length) <= DRAIN_FACTOR * max_body_bytes:
+                # read the body to the end before answering: closing on a client that is still sending
+                # makes the kernel reset the connection, and the client sees a broken pipe, not the 413
+                async for _ in request.stream():
+                    pass
+            return JSONResponse(
+                status_code=413,
+                content={"detail": f"request body over {max_body_bytes} bytes"},
+                headers={"Connection": "close"},
+            )
         return await call_next(request)
 
     @app.get("/health")

@@ -169,3 +169,12 @@ def test_load_corpus_errors_name_the_line(tmp_path: Path, content: str, message:
 def test_retriever_rejects_bad_topk(corpus_file: Path) -> None:
     with pytest.raises(ValueError, match="topk"):
         BM25Retriever.from_jsonl(corpus_file).search(["a"], topk=0)
+
+
+def test_too_large_bodies_always_read_413(server: str) -> None:
+    """The server reads an over-limit body before it answers, so the client sees the 413, not a broken pipe
+    (it used to answer at once and close while the client was still sending: an intermittent CI failure)."""
+    body = json.dumps({"queries": ["a " * 1_100_000]})
+    for _ in range(5):
+        status, answer = _post(server, body)
+        assert status == 413 and "detail" in answer
