@@ -42,6 +42,7 @@ IDF_MODES = ("okapi", "lucene")
 INDEX_FILE = "bm25_index.npz"  # the file inside a directory given to save/load
 FORMAT_VERSION = 1
 PRUNE_BLOCK = 256  # queries per MaxScore block (bm25_maxscore.py)
+PRUNE_MIN_POSTINGS = 20_000  # search(prune=None) prunes from this many posting entries per query on average
 DENSE_FRACTION = 8  # pruned search keeps a dense weight row for each term in >= N / DENSE_FRACTION documents
 BLOCK_BUDGET = 1 << 22  # max candidate (query, document) pairs scored in one sparse product (memory bound)
 
@@ -303,14 +304,16 @@ class BM25:
             used += cost
         yield start, len(work)
 
-    def search(self, queries: list[list[str]], k: int, prune: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: list[list[str]], k: int, prune: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The top k documents of each query.
 
         Args:
             queries: one token list per query.
             k: results per query, >= 1; clamped to N.
             prune: skip the documents that cannot reach the top k (MaxScore, `bm25_maxscore.py`): the same
-                results, much faster when queries contain common words. False: the plain sparse product.
+                results, faster when queries contain common words of a large corpus. None (default): prune
+                when the queries' posting lists hold PRUNE_MIN_POSTINGS entries per query on average (below
+                that the plain product is faster); True: always; False: the plain sparse product.
 
         Returns:
             doc indices `[Q, k]` int64 and scores `[Q, k]` float64, best first, ties broken by the lower
@@ -325,6 +328,8 @@ class BM25:
             raise ValueError("queries must be a list of token lists, one per query")
         k = min(int(k), self.num_docs)
         query_matrix = self._query_matrix(queries)  # [Q, V]
+        if prune is None:  # mean posting-list entries per query decides
+            prune = self.df[query_matrix.indices].sum() >= PRUNE_MIN_POSTINGS * max(len(queries), 1)
         if prune and self.prunable:
             return self._search_pruned(query_matrix, k)
         ids = np.zeros((len(queries), k), dtype=np.int64)  # [Q, k]
