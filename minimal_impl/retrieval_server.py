@@ -2,6 +2,7 @@
 """An HTTP retrieval service with Search-R1's API, serving the BM25 index.
 
     python -m minimal_impl.retrieval_server --corpus corpus.jsonl [--index DIR] [--port 8000]
+        [--backend ours|ours-compact|bm25s-mmap]     # the last two serve a memory-mapped index from --index
 
     POST /retrieve  {"queries": ["..."], "topk": 3, "return_scores": true}
          -> 200     {"result": [[{"document": {"id", "contents"}, "score": s}, ...], ...]}
@@ -22,13 +23,15 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from .retrieval import BM25Retriever
+from .retrieval import BM25Retriever, BM25sRetriever
+
+BACKENDS = ("ours", "ours-compact", "bm25s-mmap")
 
 DRAIN_FACTOR = 8  # a too-large body up to this many times the limit is read (and dropped) before the 413
 
 
 def create_app(
-    retriever: BM25Retriever,
+    retriever: BM25Retriever | BM25sRetriever,
     default_topk: int = 3,
     max_topk: int = 100,
     max_queries: int = 512,
@@ -85,12 +88,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     parser.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one")
     parser.add_argument("--topk", type=int, default=3, help="documents per query when a request omits topk")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="ours",
+        help="ours: float64 BM25 in memory (rank-bm25's scores); ours-compact: float32, memory-mapped from "
+        "--index; bm25s-mmap: bm25s's memory-mapped index in --index (lucene scoring)",
+    )
     args = parser.parse_args(argv)
+    if args.backend != "ours" and args.index is None:
+        parser.error(f"--backend {args.backend} serves a memory-mapped index: give it a directory with --index")
 
     import uvicorn
 
     try:
-        retriever = BM25Retriever.from_jsonl(args.corpus, args.index)
+        if args.backend == "bm25s-mmap":
+            retriever = BM25sRetriever.from_jsonl(args.corpus, args.index)
+        else:
+            retriever = BM25Retriever.from_jsonl(args.corpus, args.index, compact=args.backend == "ours-compact")
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
