@@ -69,7 +69,7 @@ def index_memory_bytes(
         `{"weights", "indices", "indptr", "per_term", "per_doc", "vocab", "total"}` in bytes; "vocab" is the
         dict with its str keys and int values (an estimate: CPython's layout, ASCII terms), the rest exact.
         `index_memory_bytes(1_000, 100, 10)["weights"]` -> 8,000; for wiki-18,
-        `index_memory_bytes(1.5e9, 10e6, 21e6)["total"]` -> about 19.3e9 (see the chapter notes).
+        `index_memory_bytes(1.5e9, 10e6, 21e6)["total"]` -> about 19.5e9 (see the chapter notes).
     """
     P, V, N = int(num_postings), int(vocab_size), int(num_docs)
     indptr_bytes = 4 if P < 2**31 and np.dtype(index_dtype).itemsize == 4 else 8  # scipy widens both together
