@@ -3,12 +3,16 @@
 
     python bench/bm25_bench.py                                   # 60,000 documents, 1,000 queries
     python bench/bm25_bench.py --docs 60000 --queries 1000 --out bm25_speed.md
+    python bench/bm25_bench.py --corpus passages --out bm25_speed_passages.md   # real-length text
 
 The corpus is real text nobody here wrote: docstring paragraphs of the standard library and of the
 installed site-packages (bench/build_corpus.py; cached under .build/). All three libraries get the same
 token lists from one tokenizer (ours, `minimal_impl.bm25.tokenize`), so tokenization is timed once,
 apart. Queries are known-item queries: 4 to 6 distinct tokens drawn from the rarer half (by document
-frequency) of a random document's terms; a hit is that document in the top 10.
+frequency) of a random document's terms; a hit is that document in the top 10. `--corpus passages`:
+100-word passages of package descriptions and whole docstrings (50+ tokens each, like wiki-18's), and
+queries of 6-7 terms of a random passage, its 2 most common words included, which is where pruning
+(`minimal_impl/bm25_maxscore.py`) matters; an ablation table shows what each part of it buys.
 
 Fairness: every library runs single-threaded (BLAS/OpenMP pinned to 1 thread before numpy loads,
 bm25s with `n_threads=0` and its numpy backend, numba off), with k1 = 1.5, b = 0.75 everywhere.
@@ -52,6 +56,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.build_corpus import CACHE_DIR, build_corpus, source_summary  # noqa: E402
+from minimal_impl import bm25_maxscore as maxscore  # noqa: E402
 from minimal_impl.bm25 import BM25, tokenize  # noqa: E402
 
 MIN_DOCS = 50_000  # the acceptance size: below it the run is a smoke test, not a measurement
@@ -71,6 +76,25 @@ def known_item_queries(corpus: list[list[str]], num: int, seed: int) -> tuple[li
         terms = sorted(set(corpus[d]), key=lambda t: (df[t], t))  # rarest first, ties by spelling
         rare = terms[: len(terms) // 2]
         queries.append(rng.sample(rare, rng.randint(4, min(6, len(rare)))))
+        targets.append(d)
+    return queries, np.array(targets)
+
+
+def common_word_queries(corpus: list[list[str]], num: int, seed: int) -> tuple[list[list[str]], np.ndarray]:
+    """`num` queries of 6-7 distinct tokens of a random document: its 2 most common terms (by document frequency,
+    e.g. "the", "of") and 4-5 of its other terms at random, shuffled; and their documents."""
+    df = Counter(t for doc in corpus for t in set(doc))
+    eligible = [d for d, doc in enumerate(corpus) if len(set(doc)) >= 12]
+    if not eligible:
+        raise ValueError("no document has 12 distinct terms: the corpus is too small for these queries")
+    rng = random.Random(seed)
+    queries, targets = [], []
+    while len(queries) < num:
+        d = rng.choice(eligible)
+        terms = sorted(set(corpus[d]), key=lambda t: (-df[t], t))  # most common first, ties by spelling
+        query = terms[:2] + rng.sample(terms[2:], rng.randint(4, 5))
+        rng.shuffle(query)
+        queries.append(query)
         targets.append(d)
     return queries, np.array(targets)
 
@@ -99,16 +123,19 @@ def same_scores(ours: np.ndarray, peer: np.ndarray, rtol: float = 1e-5) -> float
 
 
 def run(args: argparse.Namespace) -> tuple[str, int]:
-    texts, sources = build_corpus(args.docs, seed=args.seed, cache_dir=args.cache_dir)
+    passages = args.corpus == "passages"
+    unit = "passages" if passages else "docstring paragraphs"
+    texts, sources = build_corpus(args.docs, seed=args.seed, cache_dir=args.cache_dir, kind=args.corpus)
     if len(texts) < args.docs:
-        message = f"only {len(texts):,} docstring paragraphs found, {args.docs:,} requested"
+        message = f"only {len(texts):,} {unit} found, {args.docs:,} requested"
         if args.docs >= MIN_DOCS:
             return f"ERROR: {message}; the benchmark needs {MIN_DOCS:,}. Install more packages or lower --docs.", 1
         print(f"WARNING: {message}; continuing with {len(texts):,}", file=sys.stderr)
     start = time.perf_counter()
     corpus = [tokenize(t) for t in tqdm(texts, desc="tokenize", unit="doc", mininterval=1.0)]
     tokenize_s = time.perf_counter() - start
-    queries, targets = known_item_queries(corpus, args.queries, args.seed)
+    make_queries = common_word_queries if passages else known_item_queries
+    queries, targets = make_queries(corpus, args.queries, args.seed)
     n_docs, n_tokens = len(corpus), sum(map(len, corpus))
     rows: list[dict] = []
 
@@ -128,6 +155,23 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
         ours[mode] = (bm25, ids, scores, index_s, search_s)
         add_row("ours", mode, index_s, search_s, ids, "batched `search(queries, 10)`")
     okapi_index = ours["okapi"][0]
+    # ablation: what the pruning and its parts buy (same index, same queries; results checked equal)
+    lucene_index = ours["lucene"][0]
+    ablation = []
+    for label, prune, dense, refine in [
+        ("plain sparse product (`prune=False`)", False, True, None),
+        ("MaxScore, no dense rows for common terms", True, False, None),
+        ("MaxScore, theta from seed partial scores only", True, True, 0),
+        ("MaxScore (the default)", True, True, None),
+    ]:
+        saved = lucene_index.dense_fraction, maxscore.REFINE_DOCS
+        lucene_index.dense_fraction, lucene_index._dense = (saved[0] if dense else 0), None
+        maxscore.REFINE_DOCS = saved[1] if refine is None else refine
+        seconds, (ids, scores) = best_time(lambda p=prune: lucene_index.search(queries, K, prune=p), args.repeats)
+        lucene_index.dense_fraction, maxscore.REFINE_DOCS = saved
+        lucene_index._dense = None
+        same = bool(np.allclose(scores, ours["lucene"][2], rtol=1e-12, atol=0))
+        ablation.append((label, len(queries) / seconds, same))
     one_q = queries[: args.single_queries]
     single_s, single = best_time(lambda: [okapi_index.search([q], K)[0][0] for q in one_q], args.repeats)
     add_row("ours", "okapi", ours["okapi"][3], single_s, np.array(single), "one query per call")
@@ -166,12 +210,18 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
     slow_scores = np.array([okapi.get_scores(q)[row] for q, row in zip(subset, slow_ids)])  # untimed
     agree_rank = same_scores(ours["okapi"][2][: len(subset)], slow_scores)
 
+    query_kind = (
+        "6-7 terms of a random document: its 2 most common ones and 4-5 others at random"
+        if passages
+        else "4-6 rare terms of a random document"
+    )
     lines = [
         f"Command: `{args.command}`",
         "",
-        f"Corpus: {n_docs:,} docstring paragraphs, {n_tokens:,} tokens ({n_tokens / n_docs:.1f} per document), "
-        f"{len(ours['okapi'][0].vocab):,} distinct terms; {source_summary(sources, top=6)}.",
-        f"Queries: {len(queries):,} known-item queries (4-6 rare terms of a random document), k = {K}, k1 = 1.5, b = 0.75. "
+        f"Corpus: {n_docs:,} {unit}, {n_tokens:,} tokens ({n_tokens / n_docs:.1f} per document), "
+        f"{len(ours['okapi'][0].vocab):,} distinct terms; "
+        f"{source_summary(sources, top=6, unit='passages' if passages else 'paragraphs')}.",
+        f"Queries: {len(queries):,} known-item queries ({query_kind}), k = {K}, k1 = 1.5, b = 0.75. "
         f"Tokenization (shared, ours): {tokenize_s:.2f} s for the corpus, not in any row.",
         f"Machine: {platform.machine()} `{platform.processor() or platform.platform()}`, {os.cpu_count()} cores visible, "
         f"single-threaded runs; Python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}.",
@@ -196,6 +246,16 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
         f"Same top-10 scores as ours, rank by rank (within 1e-5 relative; bm25s scores in float32): "
         f"bm25s {agree_bm25s:.1%} of queries, rank-bm25 {agree_rank:.1%} (first {len(subset)} queries).",
     ]
+    lines += [
+        "",
+        'Ablation (ours, lucene, batched, same queries; "same": top-10 scores equal to the default\'s within 1e-12):',
+        "",
+        "| search | queries/s | × bm25s | same |",
+        "| --- | --- | --- | --- |",
+    ]
+    bm25s_qps = next(row["qps"] for row in rows if row["lib"].startswith("bm25s"))
+    for label, qps, same in ablation:
+        lines.append(f"| {label} | {qps:,.0f} | {qps / bm25s_qps:.1f}× | {'yes' if same else 'NO'} |")
     if n_docs < MIN_DOCS:
         lines.append(f"\n**Smoke run: {n_docs:,} documents is below the {MIN_DOCS:,} of a real measurement.**")
     return "\n".join(lines), 0
@@ -209,6 +269,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--single-queries", type=int, default=300, help="subset for our one-query-per-call row")
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs for the fast timings")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--corpus",
+        choices=("paragraphs", "passages"),
+        default="paragraphs",
+        help="paragraphs: docstring paragraphs (~25 tokens), rare-term queries; passages: 100-word passages "
+        "(50+ tokens), 6-7-term queries with common words",
+    )
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR, help="where the corpus is cached")
     parser.add_argument("--out", type=Path, help="also write the markdown table here")
     args = parser.parse_args(argv)

@@ -8,7 +8,8 @@ and exact duplicates are kept once. Files are visited in sorted order, so the co
 every run of the same environment (files are read in a seeded shuffle of their sorted list, so that a
 small corpus still samples every package). Test directories and `__pycache__` are skipped.
 
-    python bench/build_corpus.py --docs 60000          # build, cache under .build/, print the sources
+    python bench/build_corpus.py --docs 60000                   # build, cache under .build/, print the sources
+    python bench/build_corpus.py --docs 60000 --kind passages   # the real-length corpus (see collect_passages)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from minimal_impl.bm25 import tokenize  # noqa: E402
 
 SKIP_DIRS = {"__pycache__", "test", "tests", "testing", "site-packages", "dist-packages", "idlelib", "lib2to3"}
 CACHE_DIR = ROOT / ".build"
+CORPUS_KINDS = ("paragraphs", "passages")
 
 
 def source_roots() -> list[tuple[str, Path]]:
@@ -72,6 +74,104 @@ def docstring_paragraphs(path: Path, min_tokens: int) -> Iterator[str]:
             text = " ".join(block.split())
             if len(tokenize(text)) >= min_tokens:
                 yield text
+
+
+def docstrings(path: Path) -> Iterator[str]:
+    """Every docstring of one file (module, classes, functions), whitespace collapsed to single spaces."""
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError, UnicodeDecodeError, RecursionError, MemoryError, OSError):
+        return
+    kinds = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    for node in ast.walk(tree):
+        if isinstance(node, kinds):
+            doc = ast.get_docstring(node, clean=True)
+            if doc:
+                yield " ".join(doc.split())
+
+
+def metadata_description(path: Path) -> str:
+    """The long description of an installed package: the body of its `*.dist-info/METADATA` (README text).
+
+    METADATA is an e-mail style header block, a blank line, then the description (Markdown or reST).
+    """
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    _, _, body = text.partition("\n\n")
+    return " ".join(body.split())
+
+
+def passages(text: str, words: int = 100, min_tokens: int = 50) -> Iterator[str]:
+    """Consecutive windows of `words` whitespace-separated words (DPR's 100-word Wikipedia passages, the
+    format of Search-R1's wiki-18), keeping the windows of at least `min_tokens` tokens.
+
+    `list(passages("a b c d e", words=2, min_tokens=2))` -> `["a b", "c d"]` ("e" is too short).
+    """
+    split = text.split()
+    for start in range(0, len(split), words):
+        window = " ".join(split[start : start + words])
+        if len(tokenize(window)) >= min_tokens:
+            yield window
+
+
+def collect_passages(
+    roots: list[tuple[str, Path]],
+    limit: int | None = None,
+    seed: int = 0,
+    words: int = 100,
+    min_tokens: int = 50,
+    progress: bool = False,
+) -> tuple[list[str], list[str]]:
+    """Unique passages of real-length text: package descriptions, then whole docstrings; and their sources.
+
+    The descriptions (`site-packages/*.dist-info/METADATA`, a few thousand passages) come first, then the
+    docstrings of the files in `corpus_files` order, each cut into `passages`, until `limit` are found.
+    """
+    texts: list[str] = []
+    sources: list[str] = []
+    seen: set[str] = set()
+
+    def add(text: str, source: str) -> bool:
+        """Add the passages of one text; True once `limit` is reached."""
+        for passage in passages(text, words, min_tokens):
+            if passage not in seen:
+                seen.add(passage)
+                texts.append(passage)
+                sources.append(source)
+                if limit is not None and len(texts) >= limit:
+                    return True
+        return False
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=limit or None, desc="passages", unit="doc", mininterval=1.0)
+    done = False
+    for label, root in roots:
+        if label == "site-packages":
+            for meta in sorted(root.glob("*.dist-info/METADATA")):
+                name = meta.parent.name.split("-")[0].lower()
+                if done := add(metadata_description(meta), f"metadata/{name}"):
+                    break
+        if done:
+            break
+    if not done:
+        for label, root, path in corpus_files(roots, seed):
+            top = path.relative_to(root).parts[0].removesuffix(".py")
+            before = len(texts)
+            for doc in docstrings(path):
+                if done := add(doc, f"{label}/{top}"):
+                    break
+            if bar is not None:
+                bar.update(len(texts) - before)
+            if done:
+                break
+    if bar is not None:
+        bar.close()
+    return texts, sources
 
 
 def corpus_files(roots: list[tuple[str, Path]], seed: int = 0) -> list[tuple[str, Path, Path]]:
@@ -125,28 +225,33 @@ def collect(
 
 
 def build_corpus(
-    num_docs: int, seed: int = 0, cache_dir: Path | None = CACHE_DIR, progress: bool = True
+    num_docs: int, seed: int = 0, cache_dir: Path | None = CACHE_DIR, progress: bool = True, kind: str = "paragraphs"
 ) -> tuple[list[str], list[str]]:
-    """`num_docs` paragraphs from the standard library and site-packages, cached as JSON in `cache_dir`.
+    """`num_docs` documents from the standard library and site-packages, cached as JSON in `cache_dir`.
 
+    kind: "paragraphs" (docstring paragraphs, about 25 tokens each) or "passages" (`collect_passages`:
+    100-word passages of package descriptions and whole docstrings, 50+ tokens each).
     Returns fewer than `num_docs` when the environment does not have that many: the caller decides.
     """
+    if kind not in CORPUS_KINDS:
+        raise ValueError(f"unknown corpus kind {kind!r}; expected one of {CORPUS_KINDS}")
     roots = source_roots()
-    key = json.dumps([sys.version, [str(p) for _, p in roots], num_docs, seed], sort_keys=True)
-    cache = (
-        None if cache_dir is None else cache_dir / f"bm25_corpus_{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
-    )
+    key_parts = [sys.version, [str(p) for _, p in roots], num_docs, seed] + ([kind] if kind != "paragraphs" else [])
+    key = json.dumps(key_parts, sort_keys=True)
+    name = "bm25_corpus" if kind == "paragraphs" else f"bm25_{kind}"
+    cache = None if cache_dir is None else cache_dir / f"{name}_{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
     if cache is not None and cache.exists():
         data = json.loads(cache.read_text(encoding="utf-8"))
         return data["texts"], data["sources"]
-    texts, sources = collect(roots, limit=num_docs, seed=seed, progress=progress)
+    collector = collect if kind == "paragraphs" else collect_passages
+    texts, sources = collector(roots, limit=num_docs, seed=seed, progress=progress)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps({"texts": texts, "sources": sources}), encoding="utf-8")
     return texts, sources
 
 
-def source_summary(sources: list[str], top: int = 12) -> str:
+def source_summary(sources: list[str], top: int = 12, unit: str = "paragraphs") -> str:
     """'stdlib: 31,204 (email 812, ...); site-packages: 28,796 (torch 6,010, ...)'."""
     by_root: dict[str, Counter] = {}
     for source in sources:
@@ -155,16 +260,18 @@ def source_summary(sources: list[str], top: int = 12) -> str:
     parts = []
     for label, counts in by_root.items():
         biggest = ", ".join(f"{name} {n:,}" for name, n in counts.most_common(top))
-        parts.append(f"{label}: {sum(counts.values()):,} paragraphs from {len(counts)} packages ({biggest}, ...)")
+        parts.append(f"{label}: {sum(counts.values()):,} {unit} from {len(counts)} packages ({biggest}, ...)")
     return "; ".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=60_000)
+    parser.add_argument("--kind", choices=CORPUS_KINDS, default="paragraphs")
     args = parser.parse_args(argv)
-    texts, sources = build_corpus(args.docs)
-    print(f"{len(texts):,} documents; {source_summary(sources)}")
+    texts, sources = build_corpus(args.docs, kind=args.kind)
+    unit = "paragraphs" if args.kind == "paragraphs" else "passages"
+    print(f"{len(texts):,} documents; {source_summary(sources, unit=unit)}")
     return 0
 
 

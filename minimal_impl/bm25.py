@@ -36,9 +36,14 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from .bm25_maxscore import dense_rows, max_weights, maxscore_candidates
+
 IDF_MODES = ("okapi", "lucene")
 INDEX_FILE = "bm25_index.npz"  # the file inside a directory given to save/load
 FORMAT_VERSION = 1
+PRUNE_BLOCK = 256  # queries per MaxScore block (bm25_maxscore.py)
+PRUNE_MIN_POSTINGS = 20_000  # search(prune=None) prunes from this many posting entries per query on average
+DENSE_FRACTION = 8  # pruned search keeps a dense weight row for each term in >= N / DENSE_FRACTION documents
 BLOCK_BUDGET = 1 << 22  # max candidate (query, document) pairs scored in one sparse product (memory bound)
 
 _TOKEN = re.compile(r"\w+")  # unicode letters, digits and underscore
@@ -124,16 +129,17 @@ def bm25_weights(
     """
     # EXERCISE difficulty=2 minutes=25
     # HINT: A CSR matrix stores its entries in `tf.data`; entry j lies in column `tf.indices[j]` (the document) and in row t for tf.indptr[t] <= j < tf.indptr[t + 1].
-    # HINT: np.repeat(np.arange(V), np.diff(tf.indptr)) gives the row (term) of every stored entry; doc_len[tf.indices] its document's length.
-    # HINT: Compute all weights at once as one vectorised expression, then build sp.csr_matrix((weights, tf.indices, tf.indptr), shape=tf.shape).
-    num_terms = tf.shape[0]
+    # HINT: np.repeat(idf, np.diff(tf.indptr)) gives the idf of every stored entry's term (row); x[tf.indices] picks a per-document value x for every entry.
+    # HINT: Compute all weights at once, vectorised (the length part K once per document), then build sp.csr_matrix((weights, tf.indices, tf.indptr), shape=tf.shape).
     avgdl = doc_len.sum() / max(len(doc_len), 1)  # mean document length
-    term = np.repeat(np.arange(num_terms), np.diff(tf.indptr))  # [nnz] term (row) of each entry
-    dl = doc_len[tf.indices]  # [nnz] length of each entry's document
+    relative_len = doc_len / avgdl if avgdl > 0 else np.zeros(len(doc_len))  # [N] |d| / avgdl (all 0: no entries)
+    norm = k1 * (1 - b + b * relative_len)  # [N] K(d) = k1 * (1 - b + b * |d| / avgdl)
     freq = tf.data.astype(np.float64)  # [nnz] tf(t, d)
-    numerator = freq * (k1 + 1) if k1_plus_one else freq
-    # w = idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * |d| / avgdl))
-    weights = idf[term] * (numerator / (freq + k1 * (1 - b + b * dl / avgdl)))  # [nnz]
+    # w = idf(t) * tf * (k1 + 1) / (tf + K(d)), computed in place: a few nnz-sized arrays at the peak, not ten
+    weights = freq * (k1 + 1) if k1_plus_one else freq.copy()  # [nnz]
+    weights /= freq + norm[tf.indices]
+    del freq
+    weights *= np.repeat(idf, np.diff(tf.indptr))  # idf of each entry's term (row)
     return sp.csr_matrix((weights, tf.indices.copy(), tf.indptr.copy()), shape=tf.shape)
 
 
@@ -196,6 +202,10 @@ class BM25:
         self.idf = np.zeros(0)  # [V]
         self.doc_len = np.zeros(0, dtype=np.int64)  # [N]
         self.weights: sp.csr_matrix | None = None  # [V, N]
+        self._max_weight: np.ndarray | None = None  # [V], computed on first use (see max_weight)
+        self._prunable: bool | None = None
+        self._dense: tuple[np.ndarray, np.ndarray] | None = None
+        self.dense_fraction = DENSE_FRACTION  # 0 or None: no dense rows (less memory, slower pruned search)
 
     @property
     def num_docs(self) -> int:
@@ -229,14 +239,18 @@ class BM25:
         num_terms, num_docs = len(self.vocab), len(corpus_tokens)
         self.doc_len = np.fromiter(map(len, corpus_tokens), dtype=np.int64, count=num_docs)  # [N]
         total = int(self.doc_len.sum())
-        term_ids = np.fromiter(map(self.vocab.__getitem__, all_tokens(corpus_tokens)), dtype=np.int64, count=total)
-        doc_ids = np.repeat(np.arange(num_docs), self.doc_len)  # [total] document of each token
+        ids = np.int32 if max(num_terms, num_docs) < 2**31 else np.int64  # 4 bytes per token where they suffice
+        term_ids = np.fromiter(map(self.vocab.__getitem__, all_tokens(corpus_tokens)), dtype=ids, count=total)
+        doc_ids = np.repeat(np.arange(num_docs, dtype=ids), self.doc_len)  # [total] document of each token
         # tf[t, d] = count of t in d: COO -> CSR sums the duplicate (t, d) pairs
-        tf = sp.csr_matrix((np.ones(total), (term_ids, doc_ids)), shape=(num_terms, num_docs))
+        ones = np.ones(total, dtype=np.int32)
+        tf = sp.csr_matrix((ones, (term_ids, doc_ids)), shape=(num_terms, num_docs))
+        del term_ids, doc_ids, ones
         tf.sum_duplicates()
         self.df = np.diff(tf.indptr)  # [V] documents per term = stored entries per row
         self.idf = compute_idf(self.df, num_docs, self.idf_mode, self.epsilon)
         self.weights = bm25_weights(tf, self.doc_len, self.idf, self.k1, self.b, self.idf_mode == "okapi")
+        self._max_weight = self._prunable = self._dense = None
         return self
 
     def _check_ready(self) -> sp.csr_matrix:
@@ -254,7 +268,10 @@ class BM25:
         indptr = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum([len(r) for r in rows], out=indptr[1:])
         indices = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=int(indptr[-1]))
-        return sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(rows), len(vocab)))
+        # the index's dtype, so that a float32 (compact) index is not copied to float64 by the product
+        dtype = self.weights.dtype if self.weights is not None else np.float64
+        values = np.ones(len(indices), dtype=dtype)
+        return sp.csr_matrix((values, indices, indptr), shape=(len(rows), len(vocab)))
 
     def get_scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every document for one query.
@@ -287,12 +304,16 @@ class BM25:
             used += cost
         yield start, len(work)
 
-    def search(self, queries: list[list[str]], k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: list[list[str]], k: int, prune: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The top k documents of each query.
 
         Args:
             queries: one token list per query.
             k: results per query, >= 1; clamped to N.
+            prune: skip the documents that cannot reach the top k (MaxScore, `bm25_maxscore.py`): the same
+                results, faster when queries contain common words of a large corpus. None (default): prune
+                when the queries' posting lists hold PRUNE_MIN_POSTINGS entries per query on average (below
+                that the plain product is faster); True: always; False: the plain sparse product.
 
         Returns:
             doc indices `[Q, k]` int64 and scores `[Q, k]` float64, best first, ties broken by the lower
@@ -307,6 +328,10 @@ class BM25:
             raise ValueError("queries must be a list of token lists, one per query")
         k = min(int(k), self.num_docs)
         query_matrix = self._query_matrix(queries)  # [Q, V]
+        if prune is None:  # mean posting-list entries per query decides
+            prune = self.df[query_matrix.indices].sum() >= PRUNE_MIN_POSTINGS * max(len(queries), 1)
+        if prune and self.prunable:
+            return self._search_pruned(query_matrix, k)
         ids = np.zeros((len(queries), k), dtype=np.int64)  # [Q, k]
         scores = np.zeros((len(queries), k))  # [Q, k]
         for start, stop in self._blocks(query_matrix):
@@ -319,6 +344,50 @@ class BM25:
                 if len(best) < k or best[-1] <= 0:  # rare: documents outside the candidates compete
                     best_ids, best = self._top_k_with_unmatched(hits.indices[lo:hi], hits.data[lo:hi], k)
                 ids[start + row], scores[start + row] = best_ids, best
+        return ids, scores
+
+    @property
+    def prunable(self) -> bool:
+        """Whether `search` may prune: MaxScore's bounds need every weight >= 0 (BM25's, unless an okapi idf
+        floor is negative)."""
+        if self._prunable is None:
+            self._prunable = bool(self._check_ready().data.min(initial=0.0) >= 0)
+        return self._prunable
+
+    @property
+    def max_weight(self) -> np.ndarray:
+        """`[V]` largest weight of each term over the documents (MaxScore's per-term upper bound)."""
+        if self._max_weight is None:
+            weights = self._check_ready()
+            self._max_weight = max_weights(weights.data, weights.indptr)
+        return self._max_weight
+
+    @property
+    def dense(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Dense weight rows of the common terms (`dense_rows`), built on first use; None when disabled."""
+        if self._dense is None and self.dense_fraction:
+            weights = self._check_ready()
+            self._dense = dense_rows(weights, self.num_docs // self.dense_fraction)
+        return self._dense
+
+    def _search_pruned(self, query_matrix: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """`search` through MaxScore, a block of queries at a time; same results as the sparse product."""
+        weights, num_queries = self._check_ready(), query_matrix.shape[0]
+        query_matrix.sum_duplicates()  # a repeated token becomes one entry with count 2
+        ids = np.zeros((num_queries, k), dtype=np.int64)  # [Q, k]
+        scores = np.zeros((num_queries, k))  # [Q, k]
+        for start in range(0, num_queries, PRUNE_BLOCK):
+            stop = min(start + PRUNE_BLOCK, num_queries)
+            block = query_matrix[start:stop]
+            query, doc, score, offsets = maxscore_candidates(weights, self.max_weight, block, k, dense=self.dense)
+            rank = np.arange(len(query)) - offsets[query]  # 0 for each query's best candidate
+            top = rank < k
+            ids[start + query[top], rank[top]] = doc[top]
+            scores[start + query[top], rank[top]] = score[top]
+            # fewer than k candidates scoring > 0 (then every candidate is listed): zero scorers come next
+            for row in np.flatnonzero((np.diff(offsets) < k) | (scores[start:stop, -1] <= 0)).tolist():
+                lo, hi = offsets[row], offsets[row + 1]
+                ids[start + row], scores[start + row] = self._top_k_with_unmatched(doc[lo:hi], score[lo:hi], k)
         return ids, scores
 
     def _top_k_with_unmatched(self, doc_ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

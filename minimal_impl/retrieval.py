@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from . import bm25_scale
 from .bm25 import BM25, tokenize
 
 
@@ -61,12 +62,23 @@ class BM25Retriever:
             raise ValueError(f"index has {self.bm25.num_docs} documents but the corpus has {len(docs)}")
 
     @classmethod
-    def from_jsonl(cls, corpus_path: str | Path, index_path: str | Path | None = None) -> BM25Retriever:
-        """Load a corpus; with `index_path`, load the saved index or build and save it there once."""
+    def from_jsonl(
+        cls, corpus_path: str | Path, index_path: str | Path | None = None, compact: bool = False
+    ) -> BM25Retriever:
+        """Load a corpus; with `index_path`, load the saved index or build and save it there once.
+
+        compact: float32 weights, int32 ids, memory-mapped from `index_path` (`bm25_scale.py`); the
+        index is built once in memory, saved, then served from the memory-mapped files.
+        """
         docs = load_corpus(corpus_path)
         if index_path is None:
-            return cls(docs)
+            retriever = cls(docs)
+            return cls(docs, bm25=bm25_scale.compact(retriever.bm25)) if compact else retriever
         index_path = Path(index_path)
+        if compact:
+            if not bm25_scale.is_compact(index_path):
+                bm25_scale.save_compact(cls(docs).bm25, index_path)
+            return cls(docs, bm25=bm25_scale.load_compact(index_path, mmap=True))
         if index_path.exists():
             return cls(docs, bm25=BM25.load(index_path))
         retriever = cls(docs)
@@ -88,6 +100,53 @@ class BM25Retriever:
         for row_idx, row_scores in zip(indices.tolist(), scores.tolist()):
             docs = [self.docs[i] for i in row_idx]
             results.append([{"document": d, "score": s} for d, s in zip(docs, row_scores)] if return_scores else docs)
+        return results
+
+
+class BM25sRetriever:
+    """bm25s's memory-mapped index behind the same `search`: an existing engine for corpora near the limit.
+
+    Tokens come from our `tokenize`, scoring is bm25s's "lucene" (k1 = 1.5, b = 0.75, as ours), so the
+    scores equal our `idf="lucene"` mode within float32. The index is built once (bm25s's `index` and
+    `save`) into `index_dir`, then loaded with `mmap=True`: its arrays stay on disk, paged in on use.
+    """
+
+    def __init__(self, docs: list[dict], index_dir: str | Path) -> None:
+        import bm25s  # optional: requirements-dev.txt
+
+        if not docs:
+            raise ValueError("cannot build a retriever over an empty corpus")
+        self.docs = docs
+        index_dir = Path(index_dir)
+        if not (index_dir / "params.index.json").is_file():
+            builder = bm25s.BM25(k1=1.5, b=0.75, method="lucene")
+            builder.index([tokenize(d["contents"]) for d in docs], show_progress=False)
+            builder.save(str(index_dir), show_progress=False)
+        self.index = bm25s.BM25.load(str(index_dir), mmap=True, show_progress=False)
+        if self.index.scores["num_docs"] != len(docs):
+            raise ValueError(f"index has {self.index.scores['num_docs']} documents but the corpus has {len(docs)}")
+
+    @classmethod
+    def from_jsonl(cls, corpus_path: str | Path, index_path: str | Path) -> BM25sRetriever:
+        return cls(load_corpus(corpus_path), index_path)
+
+    def search(self, queries: list[str], topk: int = 3, return_scores: bool = True) -> list[list[dict]]:
+        """Same contract as `BM25Retriever.search` (ties may come in another order: bm25s breaks them its way)."""
+        if topk < 1:
+            raise ValueError(f"topk must be >= 1, got {topk}")
+        topk = min(topk, len(self.docs))
+        vocab = self.index.vocab_dict
+        # bm25s wants known token ids; a query without any known token scores 0 everywhere: our rule
+        token_ids = [[vocab[t] for t in tokenize(q) if t in vocab] for q in queries]
+        results = []
+        for ids in token_ids:
+            if ids:
+                top, scores = self.index.retrieve([ids], k=topk, show_progress=False, n_threads=0)
+                pairs = list(zip(top[0].tolist(), scores[0].tolist()))
+            else:
+                pairs = [(i, 0.0) for i in range(topk)]
+            docs = [(self.docs[i], s) for i, s in pairs]
+            results.append([{"document": d, "score": s} for d, s in docs] if return_scores else [d for d, _ in docs])
         return results
 
 

@@ -2,6 +2,7 @@
 """An HTTP retrieval service with Search-R1's API, serving the BM25 index.
 
     python -m minimal_impl.retrieval_server --corpus corpus.jsonl [--index DIR] [--port 8000]
+        [--backend ours|ours-compact|bm25s-mmap]     # the last two serve a memory-mapped index from --index
 
     POST /retrieve  {"queries": ["..."], "topk": 3, "return_scores": true}
          -> 200     {"result": [[{"document": {"id", "contents"}, "score": s}, ...], ...]}
@@ -33,7 +34,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from .retrieval import BM25Retriever
+from .retrieval import BM25Retriever, BM25sRetriever
+
+BACKENDS = ("ours", "ours-compact", "bm25s-mmap")
 
 DRAIN_FACTOR = 4  # an oversized body up to this many times the limit is read to its end before the 413
 
@@ -104,7 +107,7 @@ def _json_safe(value: object) -> object:
 
 
 def create_app(
-    retriever: BM25Retriever,
+    retriever: BM25Retriever | BM25sRetriever,
     *,
     default_topk: int = 3,
     max_topk: int = 100,
@@ -163,7 +166,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-queries", type=int, default=4096, help="queries in one request (Search-R1: 2,560)")
     parser.add_argument("--max-body-bytes", type=int, default=8_000_000, help="largest request body")
     parser.add_argument("--body-timeout", type=float, default=10.0, help="seconds to wait for more of a body")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="ours",
+        help="ours: float64 BM25 in memory (rank-bm25's scores); ours-compact: float32, memory-mapped from "
+        "--index; bm25s-mmap: bm25s's memory-mapped index in --index (lucene scoring)",
+    )
     args = parser.parse_args(argv)
+    if args.backend != "ours" and args.index is None:
+        parser.error(f"--backend {args.backend} serves a memory-mapped index: give it a directory with --index")
     for name in ("topk", "max_queries", "max_body_bytes", "body_timeout"):
         value = getattr(args, name)
         if not (math.isfinite(value) and value > 0):
@@ -172,7 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     try:
-        retriever = BM25Retriever.from_jsonl(args.corpus, args.index)
+        if args.backend == "bm25s-mmap":
+            retriever = BM25sRetriever.from_jsonl(args.corpus, args.index)
+        else:
+            retriever = BM25Retriever.from_jsonl(args.corpus, args.index, compact=args.backend == "ours-compact")
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -96,10 +96,11 @@ def test_okapi_scores_match_rank_bm25_on_real_text(impl, corpus, queries) -> Non
     print(f"okapi vs rank-bm25: {len(queries)} queries x 3000 docs, max relative error {worst:.2e}")
 
 
-def test_top10_matches_rank_bm25_get_top_n(impl, corpus, queries) -> None:
+@pytest.mark.parametrize("prune", [False, True], ids=["product", "maxscore"])
+def test_top10_matches_rank_bm25_get_top_n(impl, corpus, queries, prune: bool) -> None:
     ours = impl.bm25.BM25().index(corpus)
     oracle = rank_bm25.BM25Okapi(corpus)
-    ids, scores = ours.search(queries, k=10)
+    ids, scores = ours.search(queries, k=10, prune=prune)
     assert ids.shape == scores.shape == (len(queries), 10) and ids.dtype == np.int64
     unique_ranks = 0
     for q, query in enumerate(queries):

@@ -227,3 +227,57 @@ def test_load_corpus_errors_name_the_line(tmp_path: Path, content: str, message:
 def test_retriever_rejects_bad_topk(corpus_file: Path) -> None:
     with pytest.raises(ValueError, match="topk"):
         BM25Retriever.from_jsonl(corpus_file).search(["a"], topk=0)
+
+
+def test_too_large_bodies_always_read_413(server: str) -> None:
+    """The server reads an over-limit body before it answers, so the client sees the 413, not a broken pipe
+    (it used to answer at once and close while the client was still sending: an intermittent CI failure)."""
+    body = json.dumps({"queries": ["a " * 1_100_000]})
+    for _ in range(5):
+        status, answer = _post(server, body)
+        assert status == 413 and "detail" in answer
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "corpus.jsonl"
+BACKEND_QUERIES = ["capital of France", "the river of the city", "zzz unknown", "the the of"]  # blank: answered []
+
+
+@pytest.mark.parametrize("backend", ["ours", "ours-compact", "bm25s-mmap"])
+def test_each_backend_serves_the_sample_corpus(backend: str, tmp_path: Path) -> None:
+    """`--backend` picks the index behind the same API: rankings equal to the in-process BM25 (float64
+    okapi for ours and ours-compact, lucene for bm25s), ties aside, on the shipped sample corpus."""
+    if backend == "bm25s-mmap":
+        pytest.importorskip("bm25s", reason="the bm25s backend needs bm25s (requirements-dev.txt)")
+    index = tmp_path / "index"
+    command = [sys.executable, "-m", "minimal_impl.retrieval_server", "--corpus", str(SAMPLE), "--port", "0"]
+    proc = subprocess.Popen(
+        [*command, "--backend", backend, "--index", str(index)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert "serving 3250 documents" in line, f"{line}{proc.stderr.read() if proc.poll() is not None else ''}"
+        remote = RemoteRetriever(line.split(" on ")[1].strip()).search(BACKEND_QUERIES, topk=5)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert index.exists(), "the index is saved for the next start"
+    docs = load_corpus(SAMPLE)
+    local = BM25Retriever(docs, idf="lucene" if backend == "bm25s-mmap" else "okapi").search(BACKEND_QUERIES, topk=5)
+    for got, ref in zip(remote, local):
+        assert [d["score"] for d in got] == pytest.approx([d["score"] for d in ref], rel=1e-5, abs=1e-6)
+        for rank, (g, r) in enumerate(zip(got, ref)):
+            untied = sum(abs(x["score"] - r["score"]) < 1e-5 for x in ref) == 1
+            assert not untied or g["document"]["id"] == r["document"]["id"], f"rank {rank}"
+
+
+def test_backends_other_than_ours_need_an_index_directory() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "minimal_impl.retrieval_server", "--corpus", str(SAMPLE), "--backend", "ours-compact"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "--index" in result.stderr
