@@ -92,3 +92,24 @@ def test_prompt_lengths_quoted_in_chapter_02(prepared: Path, tiny_model_dir: Pat
         texts = [tokenizer.apply_chat_template(r["prompt"], add_generation_prompt=True, tokenize=False) for r in rows]
         median = statistics.median(len(ids) for ids in tokenizer(texts).input_ids)
         assert abs(median - quoted) <= 3, f"{name}: median prompt length {median} tokens, the notes say ~{quoted}"
+
+
+def test_characters_per_token_quoted_in_chapter_07(prepared: Path, tiny_model_dir: Path) -> None:
+    """Chapter 07: with the tiny tokenizer a sample-corpus block has about 3.2 characters per token, so verl's
+    character cap for our 80 observation tokens (80 x 4 = 320 characters) keeps about 100 tokens. The blocks are
+    those of tests/repo/test_verl_search_agent.py: BM25 top 3 for each question of the sample-NQ test split."""
+    from minimal_impl import data, tiny_model
+    from minimal_impl.retrieval import BM25Retriever
+    from minimal_impl.tool_calls import format_docs, information_block
+    from minimal_impl.verl_bridge import CHARS_PER_TOKEN
+
+    tokenizer, _ = tiny_model.load(tiny_model_dir)
+    retriever = BM25Retriever.from_jsonl(prepared / "nq" / "corpus.jsonl")
+    questions = [row["extra_info"]["question"] for row in data.load_rows(prepared / "nq" / "test.parquet")]
+    blocks = [information_block(format_docs(docs)) for docs in retriever.search(questions, topk=3)]
+    chars = sum(len(block) for block in blocks)
+    tokens = sum(len(tokenizer.encode(block, add_special_tokens=False)) for block in blocks)
+    per_token = chars / tokens
+    assert round(per_token, 1) == 3.2, f"{per_token:.3f} characters per token, the notes say about 3.2"
+    assert 80 * CHARS_PER_TOKEN == 320
+    assert round(320 / per_token, -1) == 100, f"320 characters hold {320 / per_token:.0f} tokens, the notes say ~100"

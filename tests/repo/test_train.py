@@ -449,5 +449,8 @@ def test_chapter_08_estimators_and_losses_train(tiny_model_dir: Path, workdir: P
         assert step["actor/optimizer_steps"] > 0 and step["actor/grad_norm"] > 0, f"{name}: the policy trained"
         if config.rollout_correction != "off":  # HF generate's recorded log-probs against the trainer's recomputation
             assert 0 <= step["rollout_corr/log_ratio_abs_mean"] < 1e-4 and step["rollout_corr/ess"] > 0.99, name
+            # chapter 08's notes: "ESS 1.0, nothing truncated"
+            assert round(step["rollout_corr/ess"], 1) == 1.0, name
+            assert step["rollout_corr/truncated_fraction"] == step["rollout_corr/masked_fraction"] == 0, name
         if config.overlong_buffer_len:
             assert step["reward/overlong_penalty"] <= 0, name
