@@ -518,11 +518,16 @@ def rl_loop(run: Run, logger: RunLogger, baseline: dict) -> str:
 
 
 def console_line(step: int, total: int, m: dict) -> str:
-    """The one-line summary of a step."""
+    """The one-line summary of a step; a step that trained nothing (every group filtered) shows "-" for the
+    update's numbers rather than 0, which would read as a collapsed entropy."""
+
+    def num(key: str, spec: str) -> str:
+        return "-" if m.get(key) is None else format(m[key], spec)
+
     return (
         f"step {step:4d}/{total} | reward {m['reward/mean']:.3f} | acc {m['accuracy']:.3f} | "
-        f"search {m['search/rate']:.2f} | kl {m.get('kl/ref', 0):.4f} | ent {m.get('actor/entropy', 0):.3f} | "
-        f"len {m['response/model_tokens']:.1f} | clip {m.get('actor/clipfrac', 0):.3f} | {m['timing/step']:.1f}s"
+        f"search {m['search/rate']:.2f} | kl {num('kl/ref', '.4f')} | ent {num('actor/entropy', '.3f')} | "
+        f"len {m['response/model_tokens']:.1f} | clip {num('actor/clipfrac', '.3f')} | {m['timing/step']:.1f}s"
     )
 
 

@@ -25,8 +25,8 @@
 # | 5 | the short run's curves, drawn by `minimal_impl.plot` |
 # | 6 | the full first training run (`run_first_training.sh`), three seeds, and the loss-mask ablation |
 # | 7 | our GRPO step against TRL's |
-# | 8 | your turn: the actor loss of one micro-batch, then train the agent with your own code |
-# | 9 | what one sign error does to the learning curve |
+# | 8 | what one sign error does to the learning curve |
+# | 9 | your turn: the actor loss of one micro-batch, then train the agent with your own code |
 #
 # The short run is CI-sized (a 60-step warm-up, 4 RL steps: the model does not learn much in that time);
 # section 6 shows what the full preset does, from runs made with `scripts/collect_runs.py`.
@@ -186,7 +186,43 @@ display(Markdown((NOTES / "grpo_bench.md").read_text()))
 
 
 # %% [markdown]
-# ## 8. Your turn: the actor loss of one micro-batch
+# ## 8. What one sign error does
+#
+# `python scripts/plant_bug.py --out my_sign_flip --bug advantage_sign` writes a package that re-exports ours with
+# `grpo_advantages` negated; `bash run_first_training.sh --impl my_sign_flip --allow-failing-checks` trains with it
+# on the same data, seed and budget as the first run. Both runs were collected with `scripts/collect_runs.py`
+# into `impl_runs.json`.
+
+# %%
+impl_runs = json.loads((NOTES / "impl_runs.json").read_text())
+fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+for r in impl_runs:
+    wrong = bool(r["failing_checks"])
+    label = f"{'advantages with their sign flipped' if wrong else 'correct advantages'} (seed {r['seed']})"
+    style = dict(color="C3" if wrong else "C0", marker="s" if wrong else "o", ls="--" if wrong else "-")
+    evals = [0] + [e["step"] for e in r["evals"]]
+    axes[0].plot(evals, [r["baseline"]["accuracy"]] + [e["accuracy"] for e in r["evals"]], label=label, **style)
+    axes[1].plot(
+        [t["step"] for t in r["train"]], [t["reward"] for t in r["train"]], label=label, **{**style, "marker": None}
+    )
+    trained = [t for t in r["train"] if t["entropy"] is not None]  # a step whose groups were all filtered trains nothing
+    axes[2].plot([t["step"] for t in trained], [t["entropy"] for t in trained], label=label, **{**style, "ms": 3})
+titles = ("eval accuracy (greedy)", "train reward (batch mean)", "policy entropy on trained tokens (steps that trained)")
+for ax, title in zip(axes, titles):
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("RL step")
+    ax.legend(fontsize=7)
+fig.tight_layout()
+plt.savefig(FIG / "sign_error.png", bbox_inches="tight")
+plt.show()
+for r in impl_runs:
+    s = r["summary"]
+    print(
+        f"{r['impl']:14s} failing checks {r['failing_checks']}: baseline {s['baseline_accuracy']:.3f}, best {s['best_accuracy']:.3f}"
+    )
+
+# %% [markdown]
+# ## 9. Your turn: the actor loss of one micro-batch
 #
 # The heart of the update is an exercise of this chapter: `logprobs_from_logits` (★☆☆) and `actor_loss`
 # (★★★), in your copy's `actor_loss.py` (`python scripts/make_exercises.py --out my_solutions`, then open this

@@ -33,7 +33,9 @@ files=(requirements.txt requirements-dev.txt)
 stamp="$( (cd "$ROOT" && cat "${files[@]}"; "$VENV/bin/python" --version; echo "oracle=${NO_ORACLE:-0}") | cksum)"
 if [ "$(cat "$VENV/.installed" 2>/dev/null)" != "$stamp" ]; then
   echo "[setup] installing requirements into $VENV (the first time takes about three minutes; later runs reuse it)"
-  pip_install() { "$VENV/bin/python" -m pip install --disable-pip-version-check -q "$@"; }
+  # --no-compile: byte-compiling every installed module (ray, torch, jupyterlab, ...) takes a minute on two
+  # cores; Python compiles the few modules the tests import on first use instead
+  pip_install() { "$VENV/bin/python" -m pip install --disable-pip-version-check --no-compile -q "$@"; }
   pip_install -r "$ROOT/requirements.txt" -r "$ROOT/requirements-dev.txt"
   if [ "${NO_ORACLE:-0}" != "1" ]; then
     # optional: a failure here only means the verl conformance tests will skip

@@ -30,10 +30,20 @@ def collect(run_dir: Path, label: str) -> dict:
         "run": run_dir.name,
         "seed": config["seed"],
         "mask_tool_output": config["mask_tool_output"],
+        "impl": config.get("impl", "minimal_impl"),
+        "failing_checks": summary.get("implementation", {}).get("checks", {}).get("FAIL", []),
         "summary": summary,
         "baseline": {k: baseline[k] for k in EVAL_KEYS},
         "evals": [{"step": e["step"], **{k: e[k] for k in EVAL_KEYS}} for e in evals],
-        "train": [{"step": r["step"], "reward": r["reward/mean"], "search_rate": r["search/rate"]} for r in steps],
+        "train": [
+            {
+                "step": r["step"],
+                "reward": r["reward/mean"],
+                "search_rate": r["search/rate"],
+                "entropy": r.get("actor/entropy"),
+            }
+            for r in steps
+        ],
     }
 
 

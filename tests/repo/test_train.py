@@ -454,3 +454,13 @@ def test_chapter_08_estimators_and_losses_train(tiny_model_dir: Path, workdir: P
             assert step["rollout_corr/truncated_fraction"] == step["rollout_corr/masked_fraction"] == 0, name
         if config.overlong_buffer_len:
             assert step["reward/overlong_penalty"] <= 0, name
+
+
+def test_a_step_that_trained_nothing_shows_dashes_not_zeros() -> None:
+    from minimal_impl.train import console_line
+
+    filtered = {"reward/mean": 0.0, "accuracy": 0.0, "search/rate": 0.1, "kl/ref": 0.5, "response/model_tokens": 40.0}
+    line = console_line(7, 30, {**filtered, "timing/step": 1.5})
+    assert "ent - " in line and "clip - " in line and "kl 0.5000" in line, line
+    trained = console_line(7, 30, {**filtered, "timing/step": 1.5, "actor/entropy": 0.0, "actor/clipfrac": 0.25})
+    assert "ent 0.000" in trained and "clip 0.250" in trained, trained
