@@ -205,9 +205,10 @@ for r in impl_runs:
     axes[1].plot(
         [t["step"] for t in r["train"]], [t["reward"] for t in r["train"]], label=label, **{**style, "marker": None}
     )
-    trained = [t for t in r["train"] if t["entropy"] is not None]  # a step whose groups were all filtered trains nothing
+    # a step whose groups were all filtered trains nothing, and has no entropy
+    trained = [t for t in r["train"] if t["entropy"] is not None]
     axes[2].plot([t["step"] for t in trained], [t["entropy"] for t in trained], label=label, **{**style, "ms": 3})
-titles = ("eval accuracy (greedy)", "train reward (batch mean)", "policy entropy on trained tokens (steps that trained)")
+titles = ("eval accuracy (greedy)", "train reward (batch mean)", "entropy of trained tokens (steps that trained)")
 for ax, title in zip(axes, titles):
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("RL step")
