@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from .bm25_blockmax import BLOCK, block_maxima, blockmax_candidates
 from .bm25_maxscore import dense_rows, max_weights, maxscore_candidates
 
 IDF_MODES = ("okapi", "lucene")
@@ -44,6 +45,9 @@ FORMAT_VERSION = 1
 PRUNE_BLOCK = 256  # queries per MaxScore block (bm25_maxscore.py)
 PRUNE_MIN_POSTINGS = 20_000  # search(prune=None) prunes from this many posting entries per query on average
 DENSE_FRACTION = 8  # pruned search keeps a dense weight row for each term in >= N / DENSE_FRACTION documents
+# pruning per idf mode, the faster one on the passages bench (bench/results/bm25_speed_passages.md): okapi's
+# idf floor gives "the" a large global bound that only per-block bounds tighten; lucene's is already small
+PRUNING = {"okapi": "blockmax", "lucene": "maxscore"}
 BLOCK_BUDGET = 1 << 22  # max candidate (query, document) pairs scored in one sparse product (memory bound)
 
 _TOKEN = re.compile(r"\w+")  # unicode letters, digits and underscore
@@ -206,6 +210,8 @@ class BM25:
         self._prunable: bool | None = None
         self._dense: tuple[np.ndarray, np.ndarray] | None = None
         self.dense_fraction = DENSE_FRACTION  # 0 or None: no dense rows (less memory, slower pruned search)
+        self.pruning = PRUNING[idf]  # "blockmax" (bm25_blockmax.py) or "maxscore" (bm25_maxscore.py)
+        self._block_max: sp.csr_matrix | None = None
 
     @property
     def num_docs(self) -> int:
@@ -250,7 +256,7 @@ class BM25:
         self.df = np.diff(tf.indptr)  # [V] documents per term = stored entries per row
         self.idf = compute_idf(self.df, num_docs, self.idf_mode, self.epsilon)
         self.weights = bm25_weights(tf, self.doc_len, self.idf, self.k1, self.b, self.idf_mode == "okapi")
-        self._max_weight = self._prunable = self._dense = None
+        self._max_weight = self._prunable = self._dense = self._block_max = None
         return self
 
     def _check_ready(self) -> sp.csr_matrix:
@@ -310,7 +316,8 @@ class BM25:
         Args:
             queries: one token list per query.
             k: results per query, >= 1; clamped to N.
-            prune: skip the documents that cannot reach the top k (MaxScore, `bm25_maxscore.py`): the same
+            prune: skip the documents that cannot reach the top k (block-max or MaxScore bounds, see
+                `self.pruning`, `bm25_blockmax.py`, `bm25_maxscore.py`): the same
                 results, faster when queries contain common words of a large corpus. None (default): prune
                 when the queries' posting lists hold PRUNE_MIN_POSTINGS entries per query on average (below
                 that the plain product is faster); True: always; False: the plain sparse product.
@@ -370,8 +377,15 @@ class BM25:
             self._dense = dense_rows(weights, self.num_docs // self.dense_fraction)
         return self._dense
 
+    @property
+    def block_max(self) -> sp.csr_matrix:
+        """`[V, N / BLOCK]` largest weight of each term per block of BLOCK documents (`block_maxima`), built on first use."""
+        if self._block_max is None:
+            self._block_max = block_maxima(self._check_ready(), BLOCK)
+        return self._block_max
+
     def _search_pruned(self, query_matrix: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """`search` through MaxScore, a block of queries at a time; same results as the sparse product."""
+        """`search` through block-max or MaxScore pruning, a block of queries at a time; same results as the product."""
         weights, num_queries = self._check_ready(), query_matrix.shape[0]
         query_matrix.sum_duplicates()  # a repeated token becomes one entry with count 2
         ids = np.zeros((num_queries, k), dtype=np.int64)  # [Q, k]
@@ -379,7 +393,11 @@ class BM25:
         for start in range(0, num_queries, PRUNE_BLOCK):
             stop = min(start + PRUNE_BLOCK, num_queries)
             block = query_matrix[start:stop]
-            query, doc, score, offsets = maxscore_candidates(weights, self.max_weight, block, k, dense=self.dense)
+            if self.pruning == "blockmax":
+                found = blockmax_candidates(weights, self.max_weight, self.block_max, block, k, BLOCK, self.dense)
+            else:
+                found = maxscore_candidates(weights, self.max_weight, block, k, dense=self.dense)
+            query, doc, score, offsets = found
             rank = np.arange(len(query)) - offsets[query]  # 0 for each query's best candidate
             top = rank < k
             ids[start + query[top], rank[top]] = doc[top]

@@ -31,6 +31,8 @@ posting): entries are (query, term, count) triples, pairs are (query, document) 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -178,13 +180,127 @@ def _add_lookups(
 
 
 def _kth_best(query: np.ndarray, score: np.ndarray, num_queries: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per query: the order of its candidates by score (descending) and its k-th best score (0 if fewer than k)."""
-    order = np.lexsort((-score, query))
+    """Per query: the order of its candidates by score (descending) and its k-th best score (0 if fewer than k).
+
+    One sort of `query * span - score` (span > every score): the order by query, then by score. Rounding in
+    that key may swap two nearly equal scores; the k-th is still a real candidate's score, so a lower bound.
+    """
+    span = 2.0 * (float(score.max(initial=0.0)) + 1.0)
+    order = np.argsort(query * span - score)
     starts = _group_starts(query, num_queries)
     kth = np.zeros(num_queries)
     has_k = np.diff(starts) >= k
     kth[has_k] = score[order[starts[:-1][has_k] + k - 1]]
     return order, kth
+
+
+class Entries(NamedTuple):
+    """A block of queries as flat (query, term, count) entries, sorted by query then term, with per-entry bounds."""
+
+    query: np.ndarray  # [E] query of each entry
+    term: np.ndarray  # [E] term (row of W)
+    count: np.ndarray  # [E] float64 count of the term in the query
+    start: np.ndarray  # [Q + 1] first entry of each query
+    ub: np.ndarray  # [E] count * max_d w(term, d): the most the entry adds to any score
+    df: np.ndarray  # [E] posting-list length
+
+
+def query_entries(weights: sp.csr_matrix, max_weight: np.ndarray, queries: sp.csr_matrix) -> Entries:
+    """The entries of a canonical `[Q, V]` CSR query-count matrix (one entry per distinct term)."""
+    term = queries.indices.astype(np.int64)
+    count = queries.data.astype(np.float64)
+    return Entries(
+        query=np.repeat(np.arange(queries.shape[0]), np.diff(queries.indptr)),
+        term=term,
+        count=count,
+        start=np.asarray(queries.indptr, dtype=np.int64),
+        ub=count * max_weight[term],
+        df=np.diff(weights.indptr)[term],
+    )
+
+
+def seed_theta(
+    weights: sp.csr_matrix, entries: Entries, num_queries: int, k: int, refine: int | None = None, dense: Dense = None
+) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix | None]:
+    """Steps 1-2: a lower bound theta `[Q]` on each query's k-th best score, from a few exact scores.
+
+    Returns theta (0 where fewer than k seed documents exist), the `[E]` mask of seed entries, and
+    the `[Q, N]` partial scores over the seed entries (None when there are no entries).
+    """
+    e, num_docs = entries, weights.shape[1]
+    theta = np.zeros(num_queries)
+    seed = np.zeros(len(e.term), dtype=bool)
+    if not len(e.term):
+        return theta, seed, None
+    # 1. seeds: the rare entries, and the rarest ones until their postings hold SEED_DOCS documents
+    by_df = np.lexsort((e.df, e.query))  # per query, rarest first
+    before = _cumsum_in_group(e.df[by_df], e.start, e.query[by_df]) - e.df[by_df]
+    seed[by_df] = before < max(SEED_DOCS, k)  # always the rarest entry (nothing before it)
+    seed |= e.df <= max(num_docs // RARE_FRACTION, k)
+    hits = _partial_scores(weights, num_queries, e.query[seed], e.term[seed], e.count[seed])
+    cand_query = np.repeat(np.arange(num_queries), np.diff(hits.indptr))
+    order, theta = _kth_best(cand_query, hits.data, num_queries, k)
+    refine = REFINE_DOCS if refine is None else refine
+    if refine:  # 2. exact scores of each query's best seed documents: their k-th best is a higher theta
+        starts = _group_starts(cand_query, num_queries)
+        best = order[np.arange(len(order)) - starts[cand_query[order]] < max(refine, k)]
+        full = hits.data[best] + _add_lookups(
+            weights, dense, e.start, e.term, e.count, ~seed, cand_query[best], hits.indices[best]
+        )
+        _, exact_kth = _kth_best(cand_query[best], full, num_queries, k)
+        theta = np.maximum(theta, exact_kth)
+    return theta, seed, hits
+
+
+def non_essential_entries(entries: Entries, theta: np.ndarray, margin: float) -> np.ndarray:
+    """Step 3: `[E]` mask of each query's non-essential entries, the longest prefix (lowest ub first) whose
+    ub's add up to less than theta: a document containing none of the other entries cannot reach theta."""
+    e = entries
+    asc = np.lexsort((-e.term, e.ub, e.query))  # per query, ub ascending
+    cum = _cumsum_in_group(e.ub[asc], e.start, e.query[asc])
+    non_essential = np.zeros(len(e.term), dtype=bool)
+    non_essential[asc] = cum * (1 + margin) < theta[e.query[asc]] * (1 - margin)
+    return non_essential
+
+
+def complete_scores(
+    weights: sp.csr_matrix,
+    dense: Dense,
+    entries: Entries,
+    use: np.ndarray,
+    theta: np.ndarray,
+    cand_query: np.ndarray,
+    cand_doc: np.ndarray,
+    score: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Add the entries selected by `use` (`[E]` mask) to the candidates' partial scores, one entry per query
+    at a time, largest ub first, dropping every candidate whose score so far plus the ub's still to come
+    falls below theta. Returns `query, doc, score` sorted by (query, score descending, doc) and `[Q + 1]` offsets.
+    """
+    e, num_queries = entries, len(theta)
+    margin = MARGIN.get(np.dtype(weights.dtype), 1e-5)
+    rest_desc = np.flatnonzero(use)[np.lexsort((e.term[use], -e.ub[use], e.query[use]))]
+    rest_query = e.query[rest_desc]
+    rest_starts = _group_starts(rest_query, num_queries)
+    remaining = np.bincount(rest_query, weights=e.ub[rest_desc], minlength=num_queries)  # [Q]
+    step = 0
+    while True:
+        alive = score * (1 + margin) + remaining[cand_query] >= theta[cand_query] * (1 - margin)
+        cand_query, cand_doc, score = cand_query[alive], cand_doc[alive], score[alive]
+        has = rest_starts[:-1] + step < rest_starts[1:]  # [Q] queries with a step-th looked-up entry
+        if not has.any():
+            break
+        entry = np.full(num_queries, -1)
+        entry[has] = rest_desc[rest_starts[:-1][has] + step]
+        pick = np.flatnonzero(has[cand_query])
+        picked = entry[cand_query[pick]]
+        score[pick] += e.count[picked] * lookup(weights, e.term[picked], cand_doc[pick], dense)
+        remaining[has] -= e.ub[entry[has]]
+        remaining[has] = np.maximum(remaining[has], 0.0)
+        step += 1
+    order = np.lexsort((cand_doc, -score, cand_query))
+    cand_query, cand_doc, score = cand_query[order], cand_doc[order], score[order]
+    return cand_query, cand_doc, score, _group_starts(cand_query, num_queries)
 
 
 def maxscore_candidates(
@@ -194,7 +310,7 @@ def maxscore_candidates(
     k: int,
     prune: bool = True,
     refine: int | None = None,
-    dense: tuple[np.ndarray, np.ndarray] | None = None,
+    dense: Dense = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The documents that can be in each query's top k, with their exact float64 scores.
 
@@ -215,75 +331,24 @@ def maxscore_candidates(
     """
     num_queries, num_docs = queries.shape[0], weights.shape[1]
     margin = MARGIN.get(np.dtype(weights.dtype), 1e-5)
-    entry_query = np.repeat(np.arange(num_queries), np.diff(queries.indptr))  # [E]
-    entry_term = queries.indices.astype(np.int64)  # [E], sorted within each query
-    entry_count = queries.data.astype(np.float64)  # [E]
-    entry_start = np.asarray(queries.indptr, dtype=np.int64)  # [Q + 1]
-    entry_ub = entry_count * max_weight[entry_term]  # [E] upper bound of each entry's contribution
-    entry_df = np.diff(weights.indptr)[entry_term]  # [E] posting-list length
+    e = query_entries(weights, max_weight, queries)
+    theta, seed, hits = np.zeros(num_queries), np.zeros(len(e.term), dtype=bool), None
+    if prune:
+        theta, seed, hits = seed_theta(weights, e, num_queries, k, refine, dense)
 
-    theta = np.zeros(num_queries)  # [Q] lower bound on each query's k-th best score (0: unknown)
-    seed = np.zeros(len(entry_term), dtype=bool)
-    hits = None
-    if prune and len(entry_term):
-        # 1. seeds: the rare entries, and the rarest ones until their postings hold SEED_DOCS documents
-        by_df = np.lexsort((entry_df, entry_query))  # per query, rarest first
-        before = _cumsum_in_group(entry_df[by_df], entry_start, entry_query[by_df]) - entry_df[by_df]
-        seed[by_df] = before < max(SEED_DOCS, k)  # always the rarest entry (nothing before it)
-        seed |= entry_df <= max(num_docs // RARE_FRACTION, k)
-        hits = _partial_scores(weights, num_queries, entry_query[seed], entry_term[seed], entry_count[seed])
-        cand_query = np.repeat(np.arange(num_queries), np.diff(hits.indptr))
-        order, theta = _kth_best(cand_query, hits.data, num_queries, k)
-        refine = REFINE_DOCS if refine is None else refine
-        if refine:  # 2. exact scores of each query's best seed documents: their k-th best is a higher theta
-            starts = _group_starts(cand_query, num_queries)
-            best = order[np.arange(len(order)) - starts[cand_query[order]] < max(refine, k)]
-            full = hits.data[best] + _add_lookups(
-                weights, dense, entry_start, entry_term, entry_count, ~seed, cand_query[best], hits.indices[best]
-            )
-            _, exact_kth = _kth_best(cand_query[best], full, num_queries, k)
-            theta = np.maximum(theta, exact_kth)
-
-    # 3. split: non-essential = the prefix (lowest ub first) whose ub's add up to < theta
-    asc = np.lexsort((-entry_term, entry_ub, entry_query))  # per query, ub ascending
-    cum = _cumsum_in_group(entry_ub[asc], entry_start, entry_query[asc])
-    non_essential = np.zeros(len(entry_term), dtype=bool)
-    non_essential[asc] = cum * (1 + margin) < theta[entry_query[asc]] * (1 - margin)
+    non_essential = non_essential_entries(e, theta, margin)  # 3. split
     scan = ~non_essential | seed  # postings read in full (the seeds' already are)
-    rest = ~scan  # looked up for the surviving candidates only
 
     # 4. candidates: the scanned entries' partial scores
     extra = scan & ~seed
     if extra.any():
-        more = _partial_scores(weights, num_queries, entry_query[extra], entry_term[extra], entry_count[extra])
+        more = _partial_scores(weights, num_queries, e.query[extra], e.term[extra], e.count[extra])
         hits = more if hits is None else hits + more
     if hits is None:
         hits = sp.csr_matrix((num_queries, num_docs))
     cand_query = np.repeat(np.arange(num_queries), np.diff(hits.indptr))
-    cand_doc = hits.indices.astype(np.int64)
-    score = hits.data.astype(np.float64)
 
-    # 5. complete, one looked-up entry per query at a time (largest ub first), dropping every candidate
-    #    whose score so far plus the ub's still to come falls below theta
-    rest_desc = np.flatnonzero(rest)[np.lexsort((entry_term[rest], -entry_ub[rest], entry_query[rest]))]
-    rest_query = entry_query[rest_desc]
-    rest_starts = _group_starts(rest_query, num_queries)
-    remaining = np.bincount(rest_query, weights=entry_ub[rest_desc], minlength=num_queries)  # [Q]
-    step = 0
-    while True:
-        alive = score * (1 + margin) + remaining[cand_query] >= theta[cand_query] * (1 - margin)
-        cand_query, cand_doc, score = cand_query[alive], cand_doc[alive], score[alive]
-        has = rest_starts[:-1] + step < rest_starts[1:]  # [Q] queries with a step-th looked-up entry
-        if not has.any():
-            break
-        entry = np.full(num_queries, -1)
-        entry[has] = rest_desc[rest_starts[:-1][has] + step]
-        pick = np.flatnonzero(has[cand_query])
-        e = entry[cand_query[pick]]
-        score[pick] += entry_count[e] * lookup(weights, entry_term[e], cand_doc[pick], dense)
-        remaining[has] -= entry_ub[entry[has]]
-        remaining[has] = np.maximum(remaining[has], 0.0)
-        step += 1
-    order = np.lexsort((cand_doc, -score, cand_query))
-    cand_query, cand_doc, score = cand_query[order], cand_doc[order], score[order]
-    return cand_query, cand_doc, score, _group_starts(cand_query, num_queries)
+    # 5. complete: look up the other entries for the candidates that can still reach theta
+    return complete_scores(
+        weights, dense, e, ~scan, theta, cand_query, hits.indices.astype(np.int64), hits.data.astype(np.float64)
+    )

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
+from minimal_impl import bm25_blockmax as blockmax
 from minimal_impl import bm25_maxscore as maxscore
 from minimal_impl.bm25 import BM25, tokenize
 from minimal_impl.bm25_scale import (
@@ -62,16 +64,21 @@ def test_small_helpers_do_what_their_docstrings_say() -> None:
     assert maxscore.lookup(index.weights, terms, docs).tolist() == expected
     dense = maxscore.dense_rows(index.weights, min_df=2)
     assert maxscore.lookup(index.weights, terms, docs, dense).tolist() == expected
+    maxima = blockmax.block_maxima(sp.csr_matrix(np.array([[1.0, 3.0, 0.0, 2.0], [0.0, 0.0, 0.0, 0.0]])), 2)
+    assert maxima.toarray().tolist() == [[3.0, 2.0], [0.0, 0.0]]
+    assert (maxima.indptr.tolist(), maxima.indices.tolist()) == ([0, 2, 2], [0, 1])
 
 
+@pytest.mark.parametrize("pruning", ["blockmax", "maxscore"])
 @pytest.mark.parametrize("mode", ["okapi", "lucene"])
 @pytest.mark.parametrize(
     "variant",
     [{}, {"dense_fraction": 0}, {"refine": 0}, {"dense_fraction": 2}],
     ids=["default", "no-dense", "no-refine", "dense-half"],
 )
-def test_pruned_search_equals_the_product(corpus, queries, mode: str, variant: dict, monkeypatch) -> None:
+def test_pruned_search_equals_the_product(corpus, queries, mode: str, variant: dict, pruning: str, monkeypatch) -> None:
     index = BM25(idf=mode).index(corpus)
+    index.pruning = pruning
     if "dense_fraction" in variant:
         index.dense_fraction = variant["dense_fraction"]
     if "refine" in variant:
@@ -82,6 +89,27 @@ def test_pruned_search_equals_the_product(corpus, queries, mode: str, variant: d
         pruned_ids, pruned = index.search(queries, k, prune=True)
         np.testing.assert_allclose(pruned, scores, rtol=1e-12, atol=1e-12)
         assert (pruned_ids == ids).all(), f"k={k}: a different document at an untied rank"
+
+
+@pytest.mark.parametrize("pruning", ["blockmax", "maxscore"])
+@pytest.mark.parametrize("block", [1, 3, 8])
+def test_pruned_search_keeps_ties_and_the_lower_ids(pruning: str, block: int, monkeypatch) -> None:
+    """Many documents tied at the k-th score (copies), across block boundaries: the lowest ids win, as in the product."""
+    rng = random.Random(1)
+    words = "the of a and to in is alpha beta gamma delta epsilon zeta eta theta".split()
+    base = [[rng.choice(words) for _ in range(rng.randint(3, 12))] for _ in range(40)]
+    docs = [doc for doc in base for _ in range(rng.randint(1, 5))]  # runs of identical documents
+    rng.shuffle(docs)
+    monkeypatch.setattr("minimal_impl.bm25.BLOCK", block)
+    for mode in ("okapi", "lucene"):
+        index = BM25(idf=mode).index(docs)
+        index.pruning = pruning
+        queries = [[rng.choice(words) for _ in range(rng.randint(1, 7))] for _ in range(200)]
+        for k in (1, 2, 5, 10):
+            ids, scores = index.search(queries, k, prune=False)
+            pruned_ids, pruned = index.search(queries, k, prune=True)
+            np.testing.assert_allclose(pruned, scores, rtol=1e-12, atol=1e-12)
+            assert (pruned_ids == ids).all()
 
 
 def test_negative_weights_turn_pruning_off() -> None:
