@@ -27,7 +27,8 @@ def test_synthetic_corpus_is_deterministic_and_passage_shaped() -> None:
 
 
 def test_scale_bench_smoke_run(tmp_path: Path) -> None:
-    status = bench.main(["--sizes", "2000", "--queries", "50", "--out-dir", str(tmp_path), "--fresh"])
+    argv = ["--sizes", "2000", "--queries", "50", "--batch", "20", "--out-dir", str(tmp_path), "--fresh"]
+    status = bench.main(argv)
     assert status == 0
     results = json.loads((tmp_path / "bm25_scale.json").read_text())
     entry = results["2000"]
@@ -41,10 +42,14 @@ def test_scale_bench_smoke_run(tmp_path: Path) -> None:
     assert build["phases"]["index"]["wall_s"] > 0 and build["peak_rss_bytes"] > build["baseline_rss_bytes"]
     for variant in ("float64", "compact"):
         serve = entry[variant]
-        assert serve["queries"] == 50 and serve["queries_per_s"] > 0
+        assert serve["queries"] == 50 and serve["batch"] == 20
+        assert serve["queries_per_s"] > 0 and serve["queries_per_cpu_s"] > 0
         assert serve["rss_after_queries_bytes"] > 0 and serve["peak_rss_bytes"] >= serve["baseline_rss_bytes"]
     assert entry["float64"]["index_nbytes"] == build["measured_float64"]["total"]
     assert entry["compact"]["weights_dtype"] == "float32"
     assert entry["compact"]["same_top10_as_float64"] == 1.0
     table = (tmp_path / "bm25_scale.md").read_text()
     assert "| 2,000 | float64 in RAM |" in table and "| 2,000 | compact, mmap |" in table
+    (tmp_path / "bm25_scale.md").unlink()
+    assert bench.main(["--table-only", "--out-dir", str(tmp_path)]) == 0
+    assert (tmp_path / "bm25_scale.md").read_text() == table
