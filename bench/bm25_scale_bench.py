@@ -1,7 +1,7 @@
 # Chapter 05 notes: learning_notes/05_agent_rl/README.md#bm25-at-wikipedia-scale
 """BM25 at 100k / 1M / 2M synthetic passages: index time, peak RSS, the memory arithmetic, disk, queries/s.
 
-    python bench/bm25_scale_bench.py --sizes 100000 1000000 2000000    # the table in the chapter 05 notes
+    python bench/bm25_scale_bench.py --sizes 100000 1000000 2000000    # the table in the chapter 05 notes (~20 min)
     python bench/bm25_scale_bench.py --sizes 2000 --queries 50 --out-dir /tmp/scale   # smoke run, seconds
 
 The corpus is synthetic and deterministic (fixed seed): each passage has 60 to 100 tokens (uniform, mean
@@ -16,8 +16,10 @@ Each size runs three fresh subprocesses, one after the other (never two at once)
 - build: generate the corpus, `BM25.index` it, save it both ways. Reports wall and CPU time, the peak RSS
   of each phase (VmHWM, reset between phases through /proc/self/clear_refs), the arithmetic
   (`index_memory_bytes`) next to the arrays' measured bytes (`measured_memory_bytes`), and the disk size.
-- serve float64: `BM25.load`, a warm-up `search` of 20 queries, then `search` on all the queries (single
-  thread, one batch, best of --repeats).
+- serve float64: `BM25.load`, a warm-up `search` of 20 queries, then `search` on all the queries, --batch
+  (64) per call (single thread, best of --repeats). Search memory grows with batch x N: MaxScore holds the
+  candidates of up to 256 queries at once, and with these common-word queries nearly every passage is a
+  candidate (12.5 GB for 1,000 queries in one call at 1M: results/bm25_scale_one_call.json).
 - serve compact: `load_compact(mmap=True)`, the same queries; also the share of top-10 lists equal to
   float64's.
 Queries: 6-7 distinct terms of a random passage, its 2 most common terms (lowest Zipf rank, the "the"
@@ -290,8 +292,8 @@ def markdown(results: dict) -> str:
     lines = [
         "# BM25 at scale: synthetic passages (Zipf 1.1 over 1M terms, 60-100 tokens)",
         "",
-        "MB = 10^6 bytes. Build: `BM25.index` of the token lists (wall / CPU seconds, one thread), peak RSS of the",
-        "build process during `index` (the token lists already resident). Predicted: `index_memory_bytes`;",
+        "MB = 10^6 bytes. Build: `BM25.index` of the token lists (wall / CPU seconds, one thread); build peak RSS:",
+        "the build process's peak over generating the token lists, `index` and both saves. Predicted: `index_memory_bytes`;",
         "measured: the arrays' bytes (`measured_memory_bytes`). Serving RSS: a fresh process after loading",
         "the index and running the queries (the interpreter with numpy and scipy, about "
         + _mb(baseline)
@@ -304,7 +306,9 @@ def markdown(results: dict) -> str:
         "measured MB | serving RSS MB | serving peak MB | disk MB | queries/s | queries/CPU-s |",
         "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    notes = []
+    notes: list[str] = []
+    batches: set[int] = set()
+    peak_in_index: list[str] = []
     for key in sorted(results, key=int):
         r = results[key]
         docs = f"{int(key):,}"
@@ -319,7 +323,7 @@ def markdown(results: dict) -> str:
                 lines.append(f"| {docs} | {variant} | not measured: {s['error']} |" + " |" * 10)
                 continue
             name = "float64 in RAM" if variant == "float64" else "compact, mmap"
-            build_peak = b["peak_rss_bytes"] if variant == "compact" else idx["peak_rss_bytes"]
+            build_peak = b["peak_rss_bytes"]
             disk = b["disk_float64_bytes"] if variant == "float64" else b["disk_compact_bytes"]
             lines.append(
                 f"| {docs} | {name} | {b['postings']:,} | {idx['wall_s']:.1f} | {idx['cpu_s']:.1f} | "
@@ -327,17 +331,21 @@ def markdown(results: dict) -> str:
                 f"{_mb(s['rss_after_queries_bytes'])} | {_mb(s['peak_rss_bytes'])} | {_mb(disk)} | "
                 f"{s['queries_per_s']:,.0f} | {queries_per_cpu_s(s):,.0f} |"
             )
-            if s.get("batch"):
-                notes.append(f"{docs}, {variant}: queries searched {s['batch']} per `search` call")
+            batches.add(s.get("batch", 0))
+        if b["peak_rss_bytes"] == idx["peak_rss_bytes"]:
+            peak_in_index.append(docs)
         same = r.get("compact", {}).get("same_top10_as_float64")
         if same is not None:
             notes.append(f"{docs}: compact top-10 equal to float64's for {same:.1%} of the queries")
+    per_call = ", ".join("all in one call" if n == 0 else f"{n} per `search` call" for n in sorted(batches))
     lines += [
         "",
-        "The compact row's build peak includes `save_compact` (a float32 copy of the postings while the float64",
-        "index is still in memory); its predicted and measured MB count the float32 postings, which stay on disk",
-        "(memory-mapped) and are paged in as queries touch them.",
+        "Both rows of a size come from one build: the compact index is `save_compact` of the float64 one. Its",
+        "predicted and measured MB count the float32 postings, which stay on disk (memory-mapped) and are paged",
+        "in as queries touch them.",
         "",
+        f"- queries searched {per_call}",
+        f"- the build peak is reached during `BM25.index` at: {', '.join(peak_in_index) or 'none'}",
         *[f"- {n}" for n in notes],
         "",
     ]
@@ -363,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeats",
         type=int,
-        default=2,
+        default=1,
         help="timed runs of all the queries per index, after a warm-up (the best is reported)",
     )
     parser.add_argument("--seed", type=int, default=0)
@@ -371,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, help="where the indexes are written (default: a temporary dir)")
     parser.add_argument("--mem-limit-gb", type=float, default=14.0, help="address-space cap per worker (0: none)")
     parser.add_argument("--fresh", action="store_true", help="do not merge into an existing bm25_scale.json")
-    parser.add_argument("--batch", type=int, default=0, help="queries per search call (0: all in one call)")
+    parser.add_argument("--batch", type=int, default=64, help="queries per search call (0: all in one call)")
     parser.add_argument("--table-only", action="store_true", help="rewrite bm25_scale.md from the JSON, run nothing")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
