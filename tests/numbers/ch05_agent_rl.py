@@ -4,6 +4,7 @@ counts from the ids the tokenizer test asserts, the speed table copied from its 
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from functools import cache
@@ -16,6 +17,10 @@ COMPLETE = True
 
 SPEED = "learning_notes/05_agent_rl/bm25_speed.md"
 PASSAGES = "bench/results/bm25_speed_passages.md"
+SCALE = "bench/results/bm25_scale.md"
+SCALE_JSON = "bench/results/bm25_scale.json"
+ONE_CALL_JSON = "bench/results/bm25_scale_one_call.json"
+WIKI_DOCS, WIKI_TOKENS = 21e6, 2.1e9  # wiki-18: 21M passages of 100 words
 TOKENIZER_TEST = "tests/repo/test_tiny_tokenizer.py"
 DOCS = ["the cat sat", "the dog barked loudly", "the mat", "cat chases cat"]
 QUERY = ["the", "cat", "sat"]
@@ -68,6 +73,30 @@ def _trajectory_segments() -> list[int]:
     note = (ROOT / NOTE).read_text(encoding="utf-8")
     line = next(x for x in note.splitlines() if x.startswith("input_ids  37 281"))
     return [len(part.split()) for part in line.removeprefix("input_ids").split("|")]
+
+
+@cache
+def _scale(size: int, source: str = SCALE_JSON) -> dict:
+    """One size's entry of the committed scale results (bench/bm25_scale_bench.py)."""
+    return json.loads((ROOT / source).read_text(encoding="utf-8"))[str(size)]
+
+
+def _build(size: int = 2_000_000) -> dict:
+    return _scale(size)["build"]
+
+
+def _qps_cpu(size: int, variant: str = "float64") -> float:
+    serve = _scale(size)[variant]
+    return serve["queries"] / min(v["cpu_s"] for k, v in serve["phases"].items() if k.startswith("search_"))
+
+
+def _bytes_per_token(size: int = 2_000_000) -> float:
+    """Peak RSS of the build (token lists included) per corpus token."""
+    return _build(size)["phases"]["index"]["peak_rss_bytes"] / _build(size)["tokens"]
+
+
+def _dense_terms(size: int = 2_000_000) -> float:
+    return _scale(size)["float64"]["dense_rows_bytes"] / (8 * size)
 
 
 def _speed(library: str, column: str) -> float:
@@ -259,6 +288,131 @@ NUMBERS = [
             bm25_scale.index_memory_bytes(21e6 * 70, 10e6, 21e6, weight_dtype="float32")["total"] / 1e9,
         ],
     ),
+    # the measured scale table: copied from bench/results/bm25_scale.md; the prose from bm25_scale.json
+    Measured(
+        "passages of 60 to 100 tokens (mean 80)", source=SCALE_JSON, key="2000000.meta.doc_tokens", at="60 to 100"
+    ),
+    Computed("passages of 60 to 100 tokens (mean 80)", lambda: round(_build()["tokens"] / _build()["docs"]), at="80"),
+    Measured("Zipf law (exponent 1.1) over 1,000,000", source=SCALE_JSON, key="2000000.meta.zipf_exponent", at="1.1"),
+    Measured(
+        "Zipf law (exponent 1.1) over 1,000,000", source=SCALE_JSON, key="2000000.meta.vocab_possible", at="1,000,000"
+    ),
+    Measured("`search` gets 64 queries per call", source=SCALE_JSON, key="2000000.float64.batch"),
+    *[
+        Measured(line, source=SCALE)
+        for line in (ROOT / NOTE).read_text(encoding="utf-8").splitlines()
+        if re.match(r"\| [\d,]+ \| (float64 in RAM|compact, mmap) \|", line)
+    ],
+    Computed(
+        "0.74 per token here (59 distinct terms per\n  80-token passage; our real passages have 56 per 92)",
+        lambda: [_build()["postings"] / _build()["tokens"], round(_build()["postings"] / _build()["docs"]), 80],
+        at="0.74 per token here (59 distinct terms per\n  80-token",
+    ),
+    Computed(
+        "about 0.63 CPU-seconds per million tokens at 2M",
+        lambda: _build()["phases"]["index"]["cpu_s"] / (_build()["tokens"] / 1e6),
+        at="0.63",
+    ),
+    Measured("interpreter with numpy and scipy (53 MB)", source=SCALE, at="53"),
+    Measured("1,000 queries of 6-7 terms", source=SCALE_JSON, key="2000000.meta.queries", at="1,000"),
+    Computed(
+        "The index is exactly the prediction, 1,573 MB. The build peaks at 5,828 MB, 3.7× that",
+        lambda: [
+            round(_build()["predicted_float64"]["total"] / 1e6),
+            round(_build()["peak_rss_bytes"] / 1e6),
+            _build()["peak_rss_bytes"] / _build()["measured_float64"]["total"],
+        ],
+    ),
+    Computed("(1,580 MB after generating them", lambda: round(_build()["corpus_rss_bytes"] / 1e6)),
+    Computed("That is 36.4 bytes per corpus token at the peak", lambda: _bytes_per_token()),
+    Computed(
+        "(and 3.3× the index at 100k,\n  3.5× at 1M: the vocabulary, 41% of the 100k index",
+        lambda: [
+            _build(100_000)["peak_rss_bytes"] / _build(100_000)["measured_float64"]["total"],
+            _build(1_000_000)["peak_rss_bytes"] / _build(1_000_000)["measured_float64"]["total"],
+            round(100 * _build(100_000)["measured_float64"]["vocab"] / _build(100_000)["measured_float64"]["total"]),
+        ],
+    ),
+    Computed(
+        "still holds 2,930 MB, about 1,304 MB more",
+        lambda: [
+            round(_build()["index_only_rss_bytes"] / 1e6),
+            round(
+                (
+                    _build()["index_only_rss_bytes"]
+                    - _build()["baseline_rss_bytes"]
+                    - _build()["measured_float64"]["total"]
+                )
+                / 1e6
+            ),
+        ],
+    ),
+    Computed(
+        "Serving float64: 2,502 MB = 1,573 MB of index + 53 MB of interpreter + 800 MB of dense rows (the 50\n"
+        "  terms in at least 1/8 of the passages, one float64 per passage each) + 76 MB of query work. Compact:\n"
+        "  1,593 MB",
+        lambda: [
+            round(_scale(2_000_000)["float64"]["rss_after_queries_bytes"] / 1e6),
+            round(_scale(2_000_000)["float64"]["index_nbytes"] / 1e6),
+            round(_scale(2_000_000)["float64"]["baseline_rss_bytes"] / 1e6),
+            round(_scale(2_000_000)["float64"]["dense_rows_bytes"] / 1e6),
+            _dense_terms(),
+            1 / bm25.DENSE_FRACTION,
+            round(
+                (
+                    _scale(2_000_000)["float64"]["rss_after_queries_bytes"]
+                    - _scale(2_000_000)["float64"]["index_nbytes"]
+                    - _scale(2_000_000)["float64"]["baseline_rss_bytes"]
+                    - _scale(2_000_000)["float64"]["dense_rows_bytes"]
+                )
+                / 1e6
+            ),
+            round(_scale(2_000_000)["compact"]["rss_after_queries_bytes"] / 1e6),
+        ],
+    ),
+    Computed(
+        "about 43.6 bytes per pair, a peak of 12.5 GB for\n  1,000 queries in one call at 1M",
+        lambda: [
+            (
+                _scale(1_000_000, ONE_CALL_JSON)["float64"]["peak_rss_bytes"]
+                - _scale(1_000_000, ONE_CALL_JSON)["float64"]["phases"]["warmup"]["rss_after_bytes"]
+            )
+            / (bm25.PRUNE_BLOCK * 1_000_000),
+            _scale(1_000_000, ONE_CALL_JSON)["float64"]["peak_rss_bytes"] / 1e9,
+            _scale(1_000_000, ONE_CALL_JSON)["float64"]["queries"],
+        ],
+    ),
+    Given("about 2.1 billion tokens", why="wiki-18's 21M passages × 100 words, before tokenization"),
+    Computed(
+        "the index: 19.1 GB float64, 13.3 GB compact (above); at these passages' 0.74 postings per token,\n"
+        "  P ≈ 1.55 billion instead of 1.47",
+        lambda: [
+            bm25_scale.index_memory_bytes(WIKI_DOCS * 70, 10e6, WIKI_DOCS)["total"] / 1e9,
+            bm25_scale.index_memory_bytes(WIKI_DOCS * 70, 10e6, WIKI_DOCS, weight_dtype="float32")["total"] / 1e9,
+            _build()["postings"] / _build()["tokens"],
+            _build()["postings"] / _build()["tokens"] * WIKI_TOKENS / 1e9,
+            WIKI_DOCS * 70 / 1e9,
+        ],
+    ),
+    Computed(
+        "36.4 bytes per token × 2.1 billion tokens ≈ 76.5 GB",
+        lambda: [_bytes_per_token(), WIKI_TOKENS / 1e9, _bytes_per_token() * WIKI_TOKENS / 1e9],
+    ),
+    Computed(
+        "50 terms × 21M passages × 8 bytes ≈ 8.4 GB",
+        lambda: _dense_terms() * WIKI_DOCS * 8 / 1e9,
+        at="≈ 8.4 GB",
+    ),
+    Computed(
+        "(13.6 queries per CPU-second\n  at 1M, 6.6 at 2M), so roughly 0.6 at 21M",
+        lambda: [_qps_cpu(1_000_000), _qps_cpu(2_000_000), _qps_cpu(2_000_000) * 2e6 / WIKI_DOCS],
+    ),
+    Computed("a build of about 36 bytes per token", lambda: round(_bytes_per_token())),
+    Computed(
+        "(70% of the float64 index's bytes at 2M",
+        lambda: round(100 * _build()["predicted_compact"]["total"] / _build()["predicted_float64"]["total"]),
+    ),
+    Measured("top 10 equal to float64's on 100% of these queries", source=SCALE),
     Cited("(Pyserini, whose defaults are k1 = 0.9, b = 0.4)", "Pyserini's SimpleSearcher / LuceneSearcher defaults"),
     Cited(
         "Pyserini's defaults are k1 = 0.9, b = 0.4, rank-bm25's\n      k1 = 1.5, b = 0.75.",
