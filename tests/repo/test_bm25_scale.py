@@ -28,7 +28,7 @@ from minimal_impl.bm25_scale import (
 )
 from minimal_impl.retrieval import load_corpus
 
-SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample" / "corpus.jsonl"
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "corpus.jsonl"
 
 
 @pytest.fixture(scope="module")
