@@ -1,12 +1,14 @@
 # Chapter 08 notes: learning_notes/08_beyond_grpo/README.md#what-each-method-changes
 """Every worked number of chapter 08: the hand-worked examples computed by reinforce.py, policy_losses.py and
 rollout_correction.py on the inputs of their checks (tests/checks/), and the simulations by the notebook's own
-cells (notebooks/08_beyond_grpo.py, run without figures). The estimator bake-off section quotes no number yet."""
+cells (notebooks/08_beyond_grpo.py, run without figures). The estimator bake-off section's numbers are computed from the committed bench/results/estimator_bakeoff.json."""
 
 from __future__ import annotations
 
 import inspect
+import json
 import math
+import statistics
 from dataclasses import fields
 
 import numpy as np
@@ -14,7 +16,7 @@ import torch
 
 from minimal_impl import foundations, policy_losses, ppo, reinforce, rollout_correction
 from minimal_impl.config import TrainConfig
-from scripts.check_numbers import Asserted, Cited, Computed, Given
+from scripts.check_numbers import ROOT, Asserted, Cited, Computed, Given, Measured
 from tests.checks import policy_losses as loss_checks
 from tests.checks import reinforce as reinforce_checks
 from tests.checks import rollout_correction as correction_checks
@@ -523,3 +525,84 @@ NUMBERS = [
     Computed("log-weight clamped to ±20", lambda: rollout_correction.SAFETY_BOUND),
     Cited("PPO's is 0.2", "PPO (Schulman et al. 2017, arXiv 1707.06347): ε = 0.2, its best setting in section 6.1"),
 ]
+
+
+# ------------------------------------------------------------------------------ the estimator bake-off
+BAKEOFF = "bench/results/estimator_bakeoff.json"
+BAKEOFF_MD = "bench/results/estimator_bakeoff.md"
+METHODS = ("grpo", "rloo", "dr_grpo", "reinforce_pp_baseline", "gspo", "cispo", "ppo_gae")
+
+
+def _runs(method: str | None = None) -> list[dict]:
+    runs = json.loads((ROOT / BAKEOFF).read_text(encoding="utf-8"))["runs"]
+    return [r for r in runs if method is None or r["method"] == method]
+
+
+def _mean(method: str, value) -> float:  # noqa: ANN001
+    return statistics.fmean(value(r) for r in _runs(method))
+
+
+def _bakeoff() -> list:
+    """The table is written by the bench itself (estimator_bakeoff.md); the prose is computed from the JSON."""
+    best = {m: _mean(m, lambda r: r["best_accuracy"]) for m in METHODS}
+    sd = {m: statistics.stdev(r["best_accuracy"] for r in _runs(m)) for m in METHODS}
+    cpu = {m: _mean(m, lambda r: r["cpu_s"]) for m in METHODS}
+    others = [e for r in _runs() if r["method"] != "dr_grpo" for e in [r["entropy"][-1]] if e is not None]
+    dr_entropy = [r["entropy"][-1] for r in _runs("dr_grpo")]
+    seed1 = [r["best_accuracy"] for r in _runs() if r["seed"] == 1]
+    table = (ROOT / BAKEOFF_MD).read_text(encoding="utf-8").split("\n\n", 1)[1].strip().splitlines()[2:]
+    return [
+        *(Measured(row, BAKEOFF_MD) for row in table),
+        Given("steps to reach 0.3 (per seed)", "the bench's REACH threshold"),
+        Given("30 RL steps of 8 prompts × 8 samples", "the tiny_sample_nq preset's budget"),
+        Given("on the 187 held-out questions every 5\nsteps", "the sample test split and eval_steps of the preset"),
+        Given("the same 500-step warm-up", "warmup_sft_steps of the preset"),
+        Computed("trains the 21\nruns", lambda: len(_runs())),
+        Computed("(29 CPU-minutes here", lambda: sum(r["cpu_s"] for r in _runs()) / 60, tol=0.5),
+        Computed("at 0.47 or above", lambda: min(r["evals"][0]["accuracy"] for r in _runs()), tol=0.005),
+        Computed(
+            "(step 5; the baseline is 0.000)",
+            lambda: [_runs()[0]["evals"][0]["step"], max(r["baseline_accuracy"] for r in _runs())],
+        ),  # fmt: skip
+        Computed("lie between 0.535 and 0.556 on\n  average", lambda: [min(best.values()), max(best.values())]),
+        Computed(
+            "seed 1 is the lowest of the three for every\n  method",
+            lambda: 1 if all(min(_runs(m), key=lambda r: r["best_accuracy"])["seed"] == 1 for m in METHODS) else None,
+        ),  # fmt: skip
+        Computed("(0.487 to 0.535)", lambda: [min(seed1), max(seed1)]),
+        Computed("(0.021)", lambda: max(best.values()) - min(best.values())),
+        Computed("(sd/√3, 0.008 to 0.027)", lambda: [3, min(sd.values()) / 3**0.5, max(sd.values()) / 3**0.5]),
+        Computed(
+            '"Steps to reach 0.3" is 5 for all 21 runs',
+            lambda: (
+                [0.3, 5, len(_runs())]
+                if all(next(e["step"] for e in r["evals"] if e["accuracy"] >= 0.3) == 5 for r in _runs())
+                else None
+            ),
+        ),  # fmt: skip
+        Computed("(0.049 to 0.089 on the\n  three seeds", lambda: [min(dr_entropy), max(dr_entropy)]),
+        Computed("against 0.273 to 0.805 for every other run", lambda: [min(others), max(others)]),
+        Computed(
+            "about 1.5 times the CPU",
+            lambda: cpu["ppo_gae"] / statistics.fmean(v for m, v in cpu.items() if m != "ppo_gae"),
+            rel=0.05,
+        ),  # fmt: skip
+        Computed(
+            "(113 s per run against 69 to 85 s)",
+            lambda: [
+                cpu["ppo_gae"],
+                min(v for m, v in cpu.items() if m != "ppo_gae"),
+                max(v for m, v in cpu.items() if m != "ppo_gae"),
+            ],
+            tol=0.5,
+        ),  # fmt: skip
+        Computed(
+            "(dr_grpo:\n  73 to 107 s)",
+            lambda: [min(r["cpu_s"] for r in _runs("dr_grpo")), max(r["cpu_s"] for r in _runs("dr_grpo"))],
+            tol=0.5,
+        ),  # fmt: skip
+        Given("30 steps of a 0.5M-parameter model", "the preset's budget and the tiny model's size (chapter 01)"),
+    ]
+
+
+NUMBERS += _bakeoff()
