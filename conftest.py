@@ -78,3 +78,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         for message in pending:
             terminalreporter.line(f"{NOT_IMPLEMENTED}: {message}")
         terminalreporter.line(f"{len(pending)} exercise(s) still raise NotImplementedError: implement them and rerun.")
+
+
+# The longest test files go first: the two xdist workers take whole files (`--dist loadfile`) in collection
+# order (`--no-loadscope-reorder` in tests/run.sh), so a long file started last would run alone at the end.
+LONGEST_FIRST = (
+    "tests/repo/test_train.py",
+    "tests/repo/test_harness.py",
+    "tests/repo/test_faults.py",
+    "tests/repo/test_bm25_scale.py",
+    "tests/test_bm25.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: the rest keep their order

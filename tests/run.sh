@@ -39,6 +39,6 @@ fi
 
 [ -z "${CHROMIUM_PID:-}" ] || wait "$CHROMIUM_PID" || true
 # two workers, one file each at a time; one torch thread per worker (two would oversubscribe two cores)
-workers=(); [ "${NO_XDIST:-0}" = 1 ] || workers=(-n 2 --dist loadfile)
+workers=(); [ "${NO_XDIST:-0}" = 1 ] || workers=(-n 2 --dist loadfile --no-loadscope-reorder)
 echo "[pytest] tests ${notebooks[*]:+and notebooks} ${workers[*]:+(2 workers)}"
 OMP_NUM_THREADS=1 python -m pytest tests "${notebooks[@]}" "${workers[@]}" "$@"
