@@ -22,7 +22,7 @@ import random
 import sys
 import sysconfig
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,6 +116,37 @@ def passages(text: str, words: int = 100, min_tokens: int = 50) -> Iterator[str]
             yield window
 
 
+def unique_texts(
+    pieces: Iterable[tuple[str, str]], limit: int | None, progress: bool, desc: str
+) -> tuple[list[str], list[str]]:
+    """The first `limit` distinct texts of `(text, source)` pairs, in order, and their sources.
+
+    `unique_texts([("a", "x"), ("a", "y"), ("b", "z")], None, False, "")` -> `(["a", "b"], ["x", "z"])`.
+    `pieces` is read lazily, so nothing past the `limit`-th distinct text is read.
+    """
+    texts: list[str] = []
+    sources: list[str] = []
+    seen: set[str] = set()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=limit or None, desc=desc, unit="doc", mininterval=1.0)
+    for text, source in pieces:
+        if text in seen:
+            continue
+        seen.add(text)
+        texts.append(text)
+        sources.append(source)
+        if bar is not None:
+            bar.update(1)
+        if limit is not None and len(texts) >= limit:
+            break
+    if bar is not None:
+        bar.close()
+    return texts, sources
+
+
 def collect_passages(
     roots: list[tuple[str, Path]],
     limit: int | None = None,
@@ -129,49 +160,20 @@ def collect_passages(
     The descriptions (`site-packages/*.dist-info/METADATA`, a few thousand passages) come first, then the
     docstrings of the files in `corpus_files` order, each cut into `passages`, until `limit` are found.
     """
-    texts: list[str] = []
-    sources: list[str] = []
-    seen: set[str] = set()
 
-    def add(text: str, source: str) -> bool:
-        """Add the passages of one text; True once `limit` is reached."""
-        for passage in passages(text, words, min_tokens):
-            if passage not in seen:
-                seen.add(passage)
-                texts.append(passage)
-                sources.append(source)
-                if limit is not None and len(texts) >= limit:
-                    return True
-        return False
-
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=limit or None, desc="passages", unit="doc", mininterval=1.0)
-    done = False
-    for label, root in roots:
-        if label == "site-packages":
-            for meta in sorted(root.glob("*.dist-info/METADATA")):
-                name = meta.parent.name.split("-")[0].lower()
-                if done := add(metadata_description(meta), f"metadata/{name}"):
-                    break
-        if done:
-            break
-    if not done:
+    def pieces() -> Iterator[tuple[str, str]]:
+        for label, root in roots:
+            if label == "site-packages":
+                for meta in sorted(root.glob("*.dist-info/METADATA")):
+                    name = meta.parent.name.split("-")[0].lower()
+                    for passage in passages(metadata_description(meta), words, min_tokens):
+                        yield passage, f"metadata/{name}"
         for label, root, path in corpus_files(roots, seed):
-            top = path.relative_to(root).parts[0].removesuffix(".py")
-            before = len(texts)
             for doc in docstrings(path):
-                if done := add(doc, f"{label}/{top}"):
-                    break
-            if bar is not None:
-                bar.update(len(texts) - before)
-            if done:
-                break
-    if bar is not None:
-        bar.close()
-    return texts, sources
+                for passage in passages(doc, words, min_tokens):
+                    yield passage, f"{label}/{_package(root, path)}"
+
+    return unique_texts(pieces(), limit, progress, "passages")
 
 
 def corpus_files(roots: list[tuple[str, Path]], seed: int = 0) -> list[tuple[str, Path, Path]]:
@@ -185,6 +187,11 @@ def corpus_files(roots: list[tuple[str, Path]], seed: int = 0) -> list[tuple[str
     return files
 
 
+def _package(root: Path, path: Path) -> str:
+    """The top-level package (or module) of a file under a root: `numpy` for `numpy/linalg/_linalg.py`."""
+    return path.relative_to(root).parts[0].removesuffix(".py")
+
+
 def collect(
     roots: list[tuple[str, Path]],
     limit: int | None = None,
@@ -196,32 +203,12 @@ def collect(
 
     Files are read in `corpus_files` order until `limit` paragraphs are found (all of them if None).
     """
-    texts: list[str] = []
-    sources: list[str] = []
-    seen: set[str] = set()
-    files = corpus_files(roots, seed)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=limit or None, desc="docstring paragraphs", unit="doc", mininterval=1.0)
-    for label, root, path in files:
-        top = path.relative_to(root).parts[0].removesuffix(".py")
-        for text in docstring_paragraphs(path, min_tokens):
-            if text in seen:
-                continue
-            seen.add(text)
-            texts.append(text)
-            sources.append(f"{label}/{top}")
-            if bar is not None:
-                bar.update(1)
-            if limit is not None and len(texts) >= limit:
-                break
-        if limit is not None and len(texts) >= limit:
-            break
-    if bar is not None:
-        bar.close()
-    return texts, sources
+    pieces = (
+        (text, f"{label}/{_package(root, path)}")
+        for label, root, path in corpus_files(roots, seed)
+        for text in docstring_paragraphs(path, min_tokens)
+    )
+    return unique_texts(pieces, limit, progress, "docstring paragraphs")
 
 
 def build_corpus(

@@ -429,9 +429,7 @@ class BM25:
         weights = self._check_ready()
         file = _index_file(Path(path))
         file.parent.mkdir(parents=True, exist_ok=True)
-        encoded = [token.encode("utf-8", "surrogatepass") for token in self.vocab]
-        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-        np.cumsum([len(e) for e in encoded], out=offsets[1:])
+        vocab_bytes, vocab_offsets = encode_vocab(self.vocab)
         np.savez(
             file,
             format_version=np.array(FORMAT_VERSION),
@@ -442,8 +440,8 @@ class BM25:
             data=weights.data,
             indices=weights.indices,
             indptr=weights.indptr,
-            vocab_bytes=np.frombuffer(b"".join(encoded), dtype=np.uint8),
-            vocab_offsets=offsets,
+            vocab_bytes=vocab_bytes,
+            vocab_offsets=vocab_offsets,
         )
 
     @classmethod
@@ -464,8 +462,7 @@ class BM25:
                 raise ValueError(f"format version {int(arrays['format_version'])}, expected {FORMAT_VERSION}")
             k1, b, epsilon = (float(x) for x in arrays["params"])
             bm25 = cls(k1=k1, b=b, epsilon=epsilon, idf=str(arrays["idf_mode"]))
-            raw, offsets = arrays["vocab_bytes"].tobytes(), arrays["vocab_offsets"]
-            tokens = [raw[s:e].decode("utf-8", "surrogatepass") for s, e in zip(offsets[:-1], offsets[1:])]
+            tokens = decode_vocab(arrays["vocab_bytes"], arrays["vocab_offsets"])
             shape = (len(tokens), len(arrays["doc_len"]))
             if len(arrays["idf"]) != shape[0] or len(arrays["indptr"]) != shape[0] + 1:
                 raise ValueError("vocabulary, idf and weight matrix sizes disagree")
@@ -476,6 +473,23 @@ class BM25:
         except (KeyError, ValueError, TypeError, OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as err:
             raise ValueError(f"{file} is not a readable BM25 index: {type(err).__name__}: {err}") from err
         return bm25
+
+
+def encode_vocab(vocab: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The tokens (in id order) as one UTF-8 byte array plus offsets, so any token string round-trips.
+
+    `encode_vocab({"a": 0, "bc": 1})` -> `(array([97, 98, 99], dtype=uint8), array([0, 1, 3]))`.
+    """
+    encoded = [token.encode("utf-8", "surrogatepass") for token in vocab]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
+
+
+def decode_vocab(vocab_bytes: np.ndarray, offsets: np.ndarray) -> list[str]:
+    """The inverse of `encode_vocab`: the token list, in id order."""
+    raw, bounds = np.asarray(vocab_bytes).tobytes(), np.asarray(offsets).tolist()
+    return [raw[start:end].decode("utf-8", "surrogatepass") for start, end in zip(bounds[:-1], bounds[1:])]
 
 
 def _index_file(path: Path) -> Path:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from .bm25 import BM25
+from .bm25 import BM25, decode_vocab, encode_vocab
 
 COMPACT_META = "bm25_compact.json"  # marks a directory written by save_compact
 COMPACT_VERSION = 1
@@ -129,9 +129,7 @@ def save_compact(bm25: BM25, directory: str | Path) -> None:
     weights = small.weights
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    encoded = [token.encode("utf-8", "surrogatepass") for token in small.vocab]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    vocab_bytes, vocab_offsets = encode_vocab(small.vocab)
     arrays = {
         "data": weights.data,
         "indices": weights.indices,
@@ -139,8 +137,8 @@ def save_compact(bm25: BM25, directory: str | Path) -> None:
         "idf": small.idf,
         "doc_len": small.doc_len,
         "max_weight": small.max_weight,
-        "vocab_bytes": np.frombuffer(b"".join(encoded), dtype=np.uint8),
-        "vocab_offsets": offsets,
+        "vocab_bytes": vocab_bytes,
+        "vocab_offsets": vocab_offsets,
     }
     for name, array in arrays.items():
         np.save(directory / f"{name}.npy", array, allow_pickle=False)
@@ -181,10 +179,7 @@ def load_compact(directory: str | Path, mmap: bool = True) -> BM25:
         num_terms, num_docs = meta["shape"]
         if len(arrays["indptr"]) != num_terms + 1 or len(arrays["data"]) != meta["nnz"] != len(arrays["indices"]):
             raise ValueError("the posting arrays disagree with bm25_compact.json")
-        raw, offsets = np.asarray(arrays["vocab_bytes"]).tobytes(), np.asarray(arrays["vocab_offsets"])
-        tokens = [
-            raw[s:e].decode("utf-8", "surrogatepass") for s, e in zip(offsets[:-1].tolist(), offsets[1:].tolist())
-        ]
+        tokens = decode_vocab(arrays["vocab_bytes"], arrays["vocab_offsets"])
         if len(tokens) != num_terms or len(arrays["doc_len"]) != num_docs:
             raise ValueError("vocabulary or document count disagrees with bm25_compact.json")
     except (KeyError, TypeError, OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as err:

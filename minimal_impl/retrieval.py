@@ -49,6 +49,15 @@ def load_corpus(path: str | Path) -> list[dict]:
     return docs
 
 
+def search_r1_layout(docs: list[dict], scores: list[float], return_scores: bool) -> list:
+    """One query's results in Search-R1's layout: `{"document", "score"}` items, or bare documents.
+
+    `search_r1_layout([{"id": "0"}], [7.2], True)` -> `[{"document": {"id": "0"}, "score": 7.2}]`;
+    with `return_scores=False` -> `[{"id": "0"}]`.
+    """
+    return [{"document": d, "score": s} for d, s in zip(docs, scores)] if return_scores else list(docs)
+
+
 class BM25Retriever:
     """BM25 over a list of documents, searched in this process (no server needed)."""
 
@@ -96,11 +105,10 @@ class BM25Retriever:
         if topk < 1:
             raise ValueError(f"topk must be >= 1, got {topk}")
         indices, scores = self.bm25.search([tokenize(q) for q in queries], k=topk)  # [Q, k], [Q, k]
-        results = []
-        for row_idx, row_scores in zip(indices.tolist(), scores.tolist()):
-            docs = [self.docs[i] for i in row_idx]
-            results.append([{"document": d, "score": s} for d, s in zip(docs, row_scores)] if return_scores else docs)
-        return results
+        return [
+            search_r1_layout([self.docs[i] for i in row_idx], row_scores, return_scores)
+            for row_idx, row_scores in zip(indices.tolist(), scores.tolist())
+        ]
 
 
 class BM25sRetriever:
@@ -145,8 +153,7 @@ class BM25sRetriever:
                 pairs = list(zip(top[0].tolist(), scores[0].tolist()))
             else:
                 pairs = [(i, 0.0) for i in range(topk)]
-            docs = [(self.docs[i], s) for i, s in pairs]
-            results.append([{"document": d, "score": s} for d, s in docs] if return_scores else [d for d, _ in docs])
+            results.append(search_r1_layout([self.docs[i] for i, _ in pairs], [s for _, s in pairs], return_scores))
         return results
 
 
