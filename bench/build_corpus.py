@@ -57,19 +57,22 @@ def python_files(root: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
-def docstring_paragraphs(path: Path, min_tokens: int) -> Iterator[str]:
-    """Paragraphs (blank-line separated, whitespace collapsed) of every docstring in one file."""
+def raw_docstrings(path: Path) -> Iterator[str]:
+    """Every docstring of one file (module, classes, functions), cleaned by `ast.get_docstring`; none if the
+    file does not parse."""
     try:
         tree = ast.parse(path.read_bytes())
     except (SyntaxError, ValueError, UnicodeDecodeError, RecursionError, MemoryError, OSError):
         return
     kinds = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
     for node in ast.walk(tree):
-        if not isinstance(node, kinds):
-            continue
-        doc = ast.get_docstring(node, clean=True)
-        if not doc:
-            continue
+        if isinstance(node, kinds) and (doc := ast.get_docstring(node, clean=True)):
+            yield doc
+
+
+def docstring_paragraphs(path: Path, min_tokens: int) -> Iterator[str]:
+    """Paragraphs (blank-line separated, whitespace collapsed) of every docstring in one file."""
+    for doc in raw_docstrings(path):
         for block in doc.split("\n\n"):
             text = " ".join(block.split())
             if len(tokenize(text)) >= min_tokens:
@@ -78,16 +81,8 @@ def docstring_paragraphs(path: Path, min_tokens: int) -> Iterator[str]:
 
 def docstrings(path: Path) -> Iterator[str]:
     """Every docstring of one file (module, classes, functions), whitespace collapsed to single spaces."""
-    try:
-        tree = ast.parse(path.read_bytes())
-    except (SyntaxError, ValueError, UnicodeDecodeError, RecursionError, MemoryError, OSError):
-        return
-    kinds = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
-    for node in ast.walk(tree):
-        if isinstance(node, kinds):
-            doc = ast.get_docstring(node, clean=True)
-            if doc:
-                yield " ".join(doc.split())
+    for doc in raw_docstrings(path):
+        yield " ".join(doc.split())
 
 
 def metadata_description(path: Path) -> str:
