@@ -36,8 +36,9 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from . import bm25_jit
 from .bm25_blockmax import BLOCK, block_maxima, blockmax_candidates
-from .bm25_maxscore import dense_rows, max_weights, maxscore_candidates
+from .bm25_maxscore import MARGIN, dense_rows, max_weights, maxscore_candidates
 
 IDF_MODES = ("okapi", "lucene")
 INDEX_FILE = "bm25_index.npz"  # the file inside a directory given to save/load
@@ -45,9 +46,12 @@ FORMAT_VERSION = 1
 PRUNE_BLOCK = 256  # queries per MaxScore block (bm25_maxscore.py)
 PRUNE_MIN_POSTINGS = 20_000  # search(prune=None) prunes from this many posting entries per query on average
 DENSE_FRACTION = 8  # pruned search keeps a dense weight row for each term in >= N / DENSE_FRACTION documents
-# pruning per idf mode, the faster one on the passages bench (bench/results/bm25_speed_passages.md): okapi's
-# idf floor gives "the" a large global bound that only per-block bounds tighten; lucene's is already small
-PRUNING = {"okapi": "blockmax", "lucene": "maxscore"}
+# pruning per idf mode, the fastest on the passages bench (bench/results/bm25_speed_passages.md): compiled
+# loops (bm25_jit.py) where numba is installed; else numpy: okapi's idf floor gives "the" a large global
+# bound that only per-block bounds tighten; lucene's is already small
+NUMPY_PRUNING = {"okapi": "blockmax", "lucene": "maxscore"}
+PRUNING = {"okapi": "compiled", "lucene": "compiled"} if bm25_jit.AVAILABLE else NUMPY_PRUNING
+COMMON_FRACTION = 4  # compiled search: terms in >= N / 4 documents are bounded by one byte per document
 BLOCK_BUDGET = 1 << 22  # max candidate (query, document) pairs scored in one sparse product (memory bound)
 
 _TOKEN = re.compile(r"\w+")  # unicode letters, digits and underscore
@@ -210,8 +214,10 @@ class BM25:
         self._prunable: bool | None = None
         self._dense: tuple[np.ndarray, np.ndarray] | None = None
         self.dense_fraction = DENSE_FRACTION  # 0 or None: no dense rows (less memory, slower pruned search)
-        self.pruning = PRUNING[idf]  # "blockmax" (bm25_blockmax.py) or "maxscore" (bm25_maxscore.py)
+        # "compiled" (bm25_jit.py), "blockmax" (bm25_blockmax.py) or "maxscore" (bm25_maxscore.py)
+        self.pruning = PRUNING[idf]
         self._block_max: sp.csr_matrix | None = None
+        self._compiled: tuple | None = None
 
     @property
     def num_docs(self) -> int:
@@ -256,7 +262,7 @@ class BM25:
         self.df = np.diff(tf.indptr)  # [V] documents per term = stored entries per row
         self.idf = compute_idf(self.df, num_docs, self.idf_mode, self.epsilon)
         self.weights = bm25_weights(tf, self.doc_len, self.idf, self.k1, self.b, self.idf_mode == "okapi")
-        self._max_weight = self._prunable = self._dense = self._block_max = None
+        self._max_weight = self._prunable = self._dense = self._block_max = self._compiled = None
         return self
 
     def _check_ready(self) -> sp.csr_matrix:
@@ -384,10 +390,43 @@ class BM25:
             self._block_max = block_maxima(self._check_ready(), BLOCK)
         return self._block_max
 
+    @property
+    def compiled_index(self) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
+        """`(W^T, slot, impact, step)` for the compiled search (`bm25_jit.py`), built on first use.
+
+        W^T is a second copy of the weights (12 bytes per posting in float64), impact one byte per
+        (document, term in >= N / COMMON_FRACTION documents).
+        """
+        if self._compiled is None:
+            weights = self._check_ready()
+            common = bm25_jit.impact_rows(weights, max(self.num_docs // COMMON_FRACTION, 1))
+            self._compiled = (weights.T.tocsr(), *common)
+        return self._compiled
+
+    def _search_compiled(self, query_matrix: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """`search` through `bm25_jit.bounded_search`: every query in one call of the compiled loop."""
+        weights, (transposed, slot, impact, step) = self._check_ready(), self.compiled_index
+        query_matrix.sort_indices()  # the kernel sums each score in term order, as the product does
+        ids = np.zeros((query_matrix.shape[0], k), dtype=np.int64)  # [Q, k]
+        scores = np.zeros((query_matrix.shape[0], k))  # [Q, k]
+        found = bm25_jit.bounded_search(
+            weights.indptr, weights.indices, weights.data,
+            transposed.indptr, transposed.indices, transposed.data,
+            self.max_weight, slot, impact, step,
+            query_matrix.indptr, query_matrix.indices.astype(np.int64), query_matrix.data.astype(np.float64),
+            k, MARGIN.get(np.dtype(weights.dtype), 1e-5), ids, scores,
+        )  # fmt: skip
+        for row in np.flatnonzero(found < k).tolist():  # then every document scoring > 0 is listed
+            n = found[row]
+            ids[row], scores[row] = self._top_k_with_unmatched(ids[row, :n], scores[row, :n], k)
+        return ids, scores
+
     def _search_pruned(self, query_matrix: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """`search` through block-max or MaxScore pruning, a block of queries at a time; same results as the product."""
+        """`search` through compiled, block-max or MaxScore pruning; the same results as the product."""
         weights, num_queries = self._check_ready(), query_matrix.shape[0]
         query_matrix.sum_duplicates()  # a repeated token becomes one entry with count 2
+        if self.pruning == "compiled":
+            return self._search_compiled(query_matrix, k)
         ids = np.zeros((num_queries, k), dtype=np.int64)  # [Q, k]
         scores = np.zeros((num_queries, k))  # [Q, k]
         for start in range(0, num_queries, PRUNE_BLOCK):

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from .bm25 import BM25, decode_vocab, encode_vocab
+from .bm25 import BM25, NUMPY_PRUNING, decode_vocab, encode_vocab
 
 COMPACT_META = "bm25_compact.json"  # marks a directory written by save_compact
 COMPACT_VERSION = 1
@@ -191,4 +191,5 @@ def load_compact(directory: str | Path, mmap: bool = True) -> BM25:
     bm25.weights = sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=(num_terms, num_docs))
     bm25.df = np.diff(bm25.weights.indptr)
     bm25._max_weight, bm25._prunable = np.asarray(arrays["max_weight"]), bool(meta["prunable"])
+    bm25.pruning = NUMPY_PRUNING[bm25.idf_mode]  # the compiled search would copy W into RAM (W^T)
     return bm25

@@ -69,7 +69,7 @@ def test_small_helpers_do_what_their_docstrings_say() -> None:
     assert (maxima.indptr.tolist(), maxima.indices.tolist()) == ([0, 2, 2], [0, 1])
 
 
-@pytest.mark.parametrize("pruning", ["blockmax", "maxscore"])
+@pytest.mark.parametrize("pruning", ["compiled", "blockmax", "maxscore"])
 @pytest.mark.parametrize("mode", ["okapi", "lucene"])
 @pytest.mark.parametrize(
     "variant",
@@ -91,7 +91,7 @@ def test_pruned_search_equals_the_product(corpus, queries, mode: str, variant: d
         assert (pruned_ids == ids).all(), f"k={k}: a different document at an untied rank"
 
 
-@pytest.mark.parametrize("pruning", ["blockmax", "maxscore"])
+@pytest.mark.parametrize("pruning", ["compiled", "blockmax", "maxscore"])
 @pytest.mark.parametrize("block", [1, 3, 8])
 def test_pruned_search_keeps_ties_and_the_lower_ids(pruning: str, block: int, monkeypatch) -> None:
     """Many documents tied at the k-th score (copies), across block boundaries: the lowest ids win, as in the product."""

@@ -1,0 +1,97 @@
+# Chapter 05 notes: learning_notes/05_agent_rl/README.md#bm25-speed-on-real-length-text
+"""The compiled BM25 search (minimal_impl/bm25_jit.py): its bounds hold, and it returns the plain product's top k."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from minimal_impl import bm25_jit
+from minimal_impl.bm25 import BM25
+
+
+def test_impact_rows_bound_every_weight_within_one_level() -> None:
+    rng = np.random.default_rng(0)
+    dense = rng.random((5, 300)) * rng.random((5, 1)) * 9 * (rng.random((5, 300)) < 0.6)  # [V, N], zeros where absent
+    weights = sp.csr_matrix(dense)
+    slot, impact, step = bm25_jit.impact_rows(weights, min_df=150)
+    common = np.flatnonzero(slot >= 0)
+    assert common.tolist() == np.flatnonzero((dense > 0).sum(axis=1) >= 150).tolist()
+    bound = impact[slot[common]] * step[slot[common], None]  # [C, N]
+    assert (bound >= dense[common]).all(), "a quantized bound below its weight"
+    assert ((impact[slot[common]].astype(float) - 1) * step[slot[common], None] < dense[common] + 1e-12).all()
+    assert (impact[slot[common]][dense[common] == 0] == 0).all()
+
+
+def test_top_bounds_and_insert_top() -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        values = rng.integers(0, 6, rng.integers(1, 40)).astype(float)  # many ties
+        m = int(rng.integers(1, len(values) + 1))
+        got = np.sort(values[bm25_jit.top_bounds(values, len(values), m)])
+        assert (got == np.sort(values)[-m:]).all()
+    top_doc, top_score = np.zeros(3, dtype=np.int64), np.zeros(3)
+    size = 0
+    for doc, score in [(4, 2.0), (1, 5.0), (9, 2.0), (2, 2.0), (1, 5.0)]:  # (1, 5.0) twice: listed once
+        size = bm25_jit.insert_top(top_doc, top_score, size, 3, doc, score)
+    assert size == 3 and top_doc.tolist() == [1, 2, 4] and top_score.tolist() == [5.0, 2.0, 2.0]
+
+
+def _corpus(seed: int, num_docs: int) -> list[list[str]]:
+    """Documents over a Zipf-like vocabulary: a few words in most documents, many rare ones, repeats included."""
+    rng = random.Random(seed)
+    common = "the of a and to in is".split()
+    rare = [f"w{i}" for i in range(300)]
+    docs = []
+    for _ in range(num_docs):
+        doc = [rng.choice(common) for _ in range(rng.randint(0, 8))]
+        doc += [rng.choice(rare[: rng.randint(5, 300)]) for _ in range(rng.randint(0, 10))]
+        docs.append(doc)
+    return docs
+
+
+@pytest.mark.parametrize("mode", ["okapi", "lucene"])
+def test_compiled_search_equals_the_product_on_every_kind_of_query(mode: str) -> None:
+    """Common words only (every document is checked), rare words only, mixed, repeated, unknown and empty queries."""
+    docs = _corpus(0, 400)
+    index = BM25(idf=mode).index(docs)
+    index.pruning = "compiled"
+    assert index.prunable
+    rng = random.Random(2)
+    words = sorted(index.vocab)
+    common = "the of a and to in is".split()
+    queries = [[], ["unknown"], ["the"], ["the", "the", "of"], common, ["w1"], ["w299", "zzz"]]
+    queries += [[rng.choice(words) for _ in range(rng.randint(1, 8))] for _ in range(150)]
+    queries += [rng.sample(common, 2) + [rng.choice(words) for _ in range(4)] for _ in range(150)]
+    for k in (1, 5, 10, 400):
+        ids, scores = index.search(queries, k, prune=False)
+        pruned_ids, pruned = index.search(queries, k, prune=True)
+        np.testing.assert_allclose(pruned, scores, rtol=1e-12, atol=1e-12)
+        assert (pruned_ids == ids).all(), f"k={k}: a different document at an untied rank"
+
+
+def test_the_loops_give_the_same_answer_as_plain_python() -> None:
+    """Without numba the same functions run as Python: check that path on a small corpus (the outer loop only)."""
+    if not bm25_jit.AVAILABLE:
+        pytest.skip("numba is not installed: the loops already run as plain Python in every other test")
+    docs = _corpus(3, 120)
+    index = BM25().index(docs)
+    queries = [["the", "a", "w3", "w17"], ["of", "w1"], ["the"], ["w250", "w251"]]
+    query_matrix = index._query_matrix(queries)
+    query_matrix.sum_duplicates()
+    query_matrix.sort_indices()
+    weights = index.weights
+    transposed, slot, impact, step = index.compiled_index
+    out = []
+    for search in (bm25_jit.bounded_search, bm25_jit.bounded_search.py_func):
+        ids, scores = np.zeros((len(queries), 5), dtype=np.int64), np.zeros((len(queries), 5))
+        found = search(
+            weights.indptr, weights.indices, weights.data, transposed.indptr, transposed.indices, transposed.data,
+            index.max_weight, slot, impact, step, query_matrix.indptr, query_matrix.indices.astype(np.int64),
+            query_matrix.data.astype(np.float64), 5, 1e-9, ids, scores,
+        )  # fmt: skip
+        out.append((found.tolist(), ids.tolist(), scores.tolist()))
+    assert out[0] == out[1]
