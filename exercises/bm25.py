@@ -28,6 +28,7 @@ Scores are float64 end to end so that they match rank-bm25 to 1e-12, not just in
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import re
 import zipfile
@@ -37,7 +38,6 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from minimal_impl import bm25_jit
 from minimal_impl.bm25_blockmax import BLOCK, block_maxima, blockmax_candidates
 from minimal_impl.bm25_maxscore import MARGIN, dense_rows, max_weights, maxscore_candidates
 
@@ -51,7 +51,9 @@ DENSE_FRACTION = 8  # pruned search keeps a dense weight row for each term in >=
 # loops (bm25_jit.py) where numba is installed; else numpy: okapi's idf floor gives "the" a large global
 # bound that only per-block bounds tighten; lucene's is already small
 NUMPY_PRUNING = {"okapi": "blockmax", "lucene": "maxscore"}
-PRUNING = {"okapi": "compiled", "lucene": "compiled"} if bm25_jit.AVAILABLE else NUMPY_PRUNING
+# numba is imported only on the first compiled search (importing it takes 1-2 s: every process would pay)
+NUMBA_INSTALLED = importlib.util.find_spec("numba") is not None
+PRUNING = {"okapi": "compiled", "lucene": "compiled"} if NUMBA_INSTALLED else NUMPY_PRUNING
 COMMON_FRACTION = 4  # compiled search: terms in >= N / 4 documents are bounded by one byte per document
 BLOCK_BUDGET = 1 << 22  # max candidate (query, document) pairs scored in one sparse product (memory bound)
 
@@ -364,6 +366,8 @@ class BM25:
         (document, term in >= N / COMMON_FRACTION documents).
         """
         if self._compiled is None:
+            from . import bm25_jit
+
             weights = self._check_ready()
             common = bm25_jit.impact_rows(weights, max(self.num_docs // COMMON_FRACTION, 1))
             self._compiled = (weights.T.tocsr(), *common)
@@ -371,6 +375,8 @@ class BM25:
 
     def _search_compiled(self, query_matrix: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
         """`search` through `bm25_jit.bounded_search`: every query in one call of the compiled loop."""
+        from . import bm25_jit
+
         weights, (transposed, slot, impact, step) = self._check_ready(), self.compiled_index
         query_matrix.sort_indices()  # the kernel sums each score in term order, as the product does
         ids = np.zeros((query_matrix.shape[0], k), dtype=np.int64)  # [Q, k]
