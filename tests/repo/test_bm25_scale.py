@@ -69,12 +69,19 @@ def test_small_helpers_do_what_their_docstrings_say() -> None:
     assert (maxima.indptr.tolist(), maxima.indices.tolist()) == ([0, 2, 2], [0, 1])
 
 
-@pytest.mark.parametrize("pruning", ["compiled", "blockmax", "maxscore"])
+VARIANTS = {
+    "default": {},
+    "no-dense": {"dense_fraction": 0},
+    "no-refine": {"refine": 0},
+    "dense-half": {"dense_fraction": 2},
+}
+# the variants tune the numpy searches only; the compiled one runs once per mode
+PRUNED = [(p, v) for p in ("blockmax", "maxscore") for v in VARIANTS] + [("compiled", "default")]
+
+
 @pytest.mark.parametrize("mode", ["okapi", "lucene"])
 @pytest.mark.parametrize(
-    "variant",
-    [{}, {"dense_fraction": 0}, {"refine": 0}, {"dense_fraction": 2}],
-    ids=["default", "no-dense", "no-refine", "dense-half"],
+    ("pruning", "variant"), [(p, VARIANTS[v]) for p, v in PRUNED], ids=[f"{v}-{p}" for p, v in PRUNED]
 )
 def test_pruned_search_equals_the_product(corpus, queries, mode: str, variant: dict, pruning: str, monkeypatch) -> None:
     index = BM25(idf=mode).index(corpus)
@@ -91,8 +98,9 @@ def test_pruned_search_equals_the_product(corpus, queries, mode: str, variant: d
         assert (pruned_ids == ids).all(), f"k={k}: a different document at an untied rank"
 
 
-@pytest.mark.parametrize("pruning", ["compiled", "blockmax", "maxscore"])
-@pytest.mark.parametrize("block", [1, 3, 8])
+@pytest.mark.parametrize(
+    ("pruning", "block"), [(p, b) for p in ("blockmax", "maxscore") for b in (1, 3, 8)] + [("compiled", 4)]
+)  # BLOCK is block-max's block size: the compiled search runs once
 def test_pruned_search_keeps_ties_and_the_lower_ids(pruning: str, block: int, monkeypatch) -> None:
     """Many documents tied at the k-th score (copies), across block boundaries: the lowest ids win, as in the product."""
     rng = random.Random(1)
