@@ -158,6 +158,46 @@ def top_bounds(values: np.ndarray, num: int, m: int) -> np.ndarray:
 
 
 @_compiled
+def score_candidates(
+    listed: np.ndarray,
+    cand_bound: np.ndarray,
+    num: int,
+    theta: float,
+    size: int,
+    k: int,
+    margin: float,
+    doc_indptr: np.ndarray,
+    doc_terms: np.ndarray,
+    doc_weights: np.ndarray,
+    terms: np.ndarray,
+    counts: np.ndarray,
+    top_doc: np.ndarray,
+    top_score: np.ndarray,
+) -> int:
+    """Step 4: exact scores of the candidates `listed[:num]` (bounds `cand_bound[:num]`) into the top k list.
+
+    The 2k best bounds first: their exact scores give a theta close to the final one; then only the
+    candidates whose bound still reaches theta are scored. Returns the new size of the top k list.
+    """
+    keep = 1.0 - margin
+    for i in top_bounds(cand_bound, num, min(2 * k, num)):
+        s = doc_score(doc_indptr, doc_terms, doc_weights, terms, counts, listed[i])
+        if s > 0:
+            size = insert_top(top_doc, top_score, size, k, listed[i], s)
+        cand_bound[i] = -1.0  # done
+    if size == k:
+        theta = max(theta, top_score[k - 1])
+    for i in range(num):  # (a bound of 0 is a score of 0: never listed)
+        if cand_bound[i] > 0 and cand_bound[i] * (1 + margin) >= theta * keep:
+            s = doc_score(doc_indptr, doc_terms, doc_weights, terms, counts, listed[i])
+            if s > 0:
+                size = insert_top(top_doc, top_score, size, k, listed[i], s)
+                if size == k:
+                    theta = max(theta, top_score[k - 1])
+    return size
+
+
+@_compiled
 def bounded_search(
     indptr: np.ndarray,
     indices: np.ndarray,
@@ -271,22 +311,10 @@ def bounded_search(
                 listed[kept], cand_bound[kept] = listed[i], cand_bound[i]
                 kept += 1
 
-        # 4. exact scores, best bounds first: the 2k best give a theta close to the final one, then only
-        # the candidates whose bound still reaches it are scored
-        best = top_bounds(cand_bound, kept, min(2 * k, kept))
-        for i in best:
-            s = doc_score(doc_indptr, doc_terms, doc_weights, terms, counts, listed[i])
-            if s > 0:
-                size = insert_top(top_doc, top_score, size, k, listed[i], s)
-            cand_bound[i] = -1.0  # done
-        if size == k:
-            theta = max(theta, top_score[k - 1])
-        for i in range(kept):  # (a bound of 0 is a score of 0: never listed)
-            if cand_bound[i] > 0 and cand_bound[i] * (1 + margin) >= theta * keep:
-                s = doc_score(doc_indptr, doc_terms, doc_weights, terms, counts, listed[i])
-                if s > 0:
-                    size = insert_top(top_doc, top_score, size, k, listed[i], s)
-                    if size == k:
-                        theta = max(theta, top_score[k - 1])
+        # 4. exact scores of the candidates, best bounds first
+        size = score_candidates(
+            listed, cand_bound, kept, theta, size, k, margin, doc_indptr, doc_terms, doc_weights, terms, counts,
+            top_doc, top_score,
+        )  # fmt: skip
         found[q] = size
     return found
