@@ -382,8 +382,8 @@ class BM25:
         ids = np.zeros((query_matrix.shape[0], k), dtype=np.int64)  # [Q, k]
         scores = np.zeros((query_matrix.shape[0], k))  # [Q, k]
         found = bm25_jit.bounded_search(
-            weights.indptr, weights.indices, weights.data,
-            transposed.indptr, transposed.indices, transposed.data,
+            weights.indptr, bm25_jit.unsigned(weights.indices), weights.data,
+            transposed.indptr, bm25_jit.unsigned(transposed.indices), transposed.data,
             self.max_weight, slot, impact, step,
             query_matrix.indptr, query_matrix.indices.astype(np.int64), query_matrix.data.astype(np.float64),
             k, MARGIN.get(np.dtype(weights.dtype), 1e-5), ids, scores,

@@ -73,25 +73,50 @@ def test_compiled_search_equals_the_product_on_every_kind_of_query(mode: str) ->
         assert (pruned_ids == ids).all(), f"k={k}: a different document at an untied rank"
 
 
-def test_the_loops_give_the_same_answer_as_plain_python() -> None:
-    """Without numba the same functions run as Python: check that path on a small corpus (the outer loop only)."""
-    if not bm25_jit.AVAILABLE:
-        pytest.skip("numba is not installed: the loops already run as plain Python in every other test")
-    docs = _corpus(3, 120)
-    index = BM25().index(docs)
-    queries = [["the", "a", "w3", "w17"], ["of", "w1"], ["the"], ["w250", "w251"]]
+def _kernel(index: BM25, queries: list[list[str]], k: int, search=None, common_min_df: int | None = None) -> tuple:
+    """`bounded_search` (or `search`) called directly: (found, ids, scores); `common_min_df` rebuilds the impact rows."""
     query_matrix = index._query_matrix(queries)
     query_matrix.sum_duplicates()
     query_matrix.sort_indices()
     weights = index.weights
     transposed, slot, impact, step = index.compiled_index
-    out = []
-    for search in (bm25_jit.bounded_search, bm25_jit.bounded_search.py_func):
-        ids, scores = np.zeros((len(queries), 5), dtype=np.int64), np.zeros((len(queries), 5))
-        found = search(
-            weights.indptr, weights.indices, weights.data, transposed.indptr, transposed.indices, transposed.data,
-            index.max_weight, slot, impact, step, query_matrix.indptr, query_matrix.indices.astype(np.int64),
-            query_matrix.data.astype(np.float64), 5, 1e-9, ids, scores,
-        )  # fmt: skip
-        out.append((found.tolist(), ids.tolist(), scores.tolist()))
-    assert out[0] == out[1]
+    if common_min_df is not None:
+        slot, impact, step = bm25_jit.impact_rows(weights, common_min_df)
+    ids, scores = np.zeros((len(queries), k), dtype=np.int64), np.zeros((len(queries), k))
+    found = (search or bm25_jit.bounded_search)(
+        weights.indptr, bm25_jit.unsigned(weights.indices), weights.data, transposed.indptr,
+        bm25_jit.unsigned(transposed.indices), transposed.data,
+        index.max_weight, slot, impact, step, query_matrix.indptr, query_matrix.indices.astype(np.int64),
+        query_matrix.data.astype(np.float64), k, 1e-9, ids, scores,
+    )  # fmt: skip
+    return found, ids, scores
+
+
+def test_the_loops_give_the_same_answer_as_plain_python() -> None:
+    """Without numba the same functions run as Python: check that path on a small corpus (the outer loop only)."""
+    if not bm25_jit.AVAILABLE:
+        pytest.skip("numba is not installed: the loops already run as plain Python in every other test")
+    index = BM25().index(_corpus(3, 120))
+    queries = [["the", "a", "w3", "w17"], ["of", "w1"], ["the"], ["w250", "w251"]]
+    out = [_kernel(index, queries, 5, search) for search in (bm25_jit.bounded_search, bm25_jit.bounded_search.py_func)]
+    assert [[a.tolist() for a in o] for o in out[0:1]] == [[a.tolist() for a in o] for o in out[1:2]]
+
+
+def test_zero_weights_listed_twice_still_give_the_product() -> None:
+    """okapi with epsilon 0: words in over half the documents weigh 0, so step 1 may list a document twice.
+
+    With no common rows at all (min_df above N) those words are "rare": their postings are walked, and a
+    query of many of them lists more entries than there are documents (the buffer must grow).
+    """
+    docs = [["the", "of"] + doc for doc in _corpus(4, 300)]  # "the" and "of" in every document
+    index = BM25(idf="okapi", epsilon=0.0).index(docs)
+    assert (index.weights.data == 0).any(), "the corpus should give some zero weights"
+    common = "the of a and to in is".split()
+    queries = [common, common + ["w1", "w2"], ["the", "w5"], ["w7", "w8", "w9"]]
+    found, ids, scores = _kernel(index, queries, 10, common_min_df=len(docs) + 1)
+    want_ids, want = index.search(queries, 10, prune=False)
+    for q in range(len(queries)):  # found < k: the rest (zero scores) is filled in by BM25.search
+        n = found[q]
+        np.testing.assert_allclose(scores[q, :n], want[q, :n], rtol=1e-12, atol=0)
+        assert ids[q, :n].tolist() == want_ids[q, :n].tolist()
+        assert n == 10 or (want[q, n:] <= 0).all()
