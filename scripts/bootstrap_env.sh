@@ -52,5 +52,10 @@ fi
 site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 printf 'import sys; sys.path.insert(0, %s)\n' "$("$VENV/bin/python" -c 'import sys; print(repr(sys.argv[1]))' "$ROOT")" \
   > "$site/agentic_rl_from_scratch.pth"
+# keep the bytecode caches (__pycache__) that Python writes on first import: with PYTHONDONTWRITEBYTECODE
+# set (some containers set it), every process compiled torch and transformers from source again, about 8 s
+# each, and a test run starts dozens of processes. Packages are installed with --no-compile (above), so
+# the first import writes them.
+unset PYTHONDONTWRITEBYTECODE
 export PATH="$VENV/bin:$PATH"
 export VIRTUAL_ENV="$VENV"
