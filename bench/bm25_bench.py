@@ -19,9 +19,10 @@ bm25s with `n_threads=0`), with k1 = 1.5, b = 0.75 everywhere. Where numba is in
 compiled loops (`minimal_impl/bm25_jit.py`), so bm25s is timed with both its numpy and its numba backend.
 bm25s is timed against our "lucene" mode (same formula, it scores in float32), rank-bm25 against our
 "okapi" mode (same formula). rank-bm25 scans every document in Python per query token, so it is timed
-on a subset of the queries (--rank-bm25-queries) and the table says so. Each fast timing is the best of
---repeats runs, and the searches compared are timed in turn, round after round (`interleaved_best`), so
-that a change in the shared machine's load does not favour the library that happened to run first.
+on a subset of the queries (--rank-bm25-queries) and the table says so. The main table's searches are
+timed in turn, round after round (`interleaved_best`, best of --search-repeats rounds), so that a change
+in the shared machine's load does not favour the library that happened to run first; each ablation row
+is timed in turn with bm25s's numpy backend (best of --repeats).
 Our batched `search` is reported, and also one query per call (no batching).
 """
 
@@ -193,7 +194,7 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
         options |= dict(n_threads=0, backend_selection="numpy") if backend == "numpy" else dict(n_threads=1)
         indexed[backend][1].retrieve(queries[:2], **options)  # numba compiles on its first call: untimed
         searches[backend] = lambda r=indexed[backend][1], o=options: r.retrieve(queries, **o)
-    timed = interleaved_best(searches, args.repeats)
+    timed = interleaved_best(searches, args.search_repeats)
 
     # ours, both modes: batched search; then one query per call
     ours = {}
@@ -203,7 +204,7 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
         add_row("ours", mode, index_s, search_s, ids, f"batched `search(queries, 10)`, {bm25.pruning} pruning")
     okapi_index = ours["okapi"][0]
     # ablation: what each pruning and its parts buy, in both modes (same index, same queries; results checked
-    # equal), timed in turn with bm25s's numpy backend, whose time the "× bm25s" column divides
+    # equal); each variant timed in turn with bm25s's numpy backend, whose time its "× bm25s" divides
     ablation = []
     variants = [
         ("plain sparse product (`prune=False`)", False, "maxscore", True, None),
@@ -233,10 +234,10 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
 
     for mode in ("okapi", "lucene"):
         index = ours[mode][0]
-        fns = {label: (lambda v=variant, i=index: search_variant(i, *v)) for label, *variant in variants}
-        fns["bm25s"] = searches["numpy"]
-        results = interleaved_best(fns, args.repeats)
-        for label, prune, pruning, dense, refine in variants:
+        for label, *variant in variants:  # each variant in turn with its own bm25s runs, next to it in time
+            fns = {"bm25s": searches["numpy"], label: lambda v=variant, i=index: search_variant(i, *v)}
+            results = interleaved_best(fns, args.repeats)
+            prune, pruning, dense, refine = variant
             seconds, (ids, scores) = results[label]
             same = bool(np.allclose(scores, ours[mode][2], rtol=1e-12, atol=0))
             default = prune and pruning == PRUNING[mode] and dense and refine is None
@@ -318,7 +319,7 @@ def run(args: argparse.Namespace) -> tuple[str, int]:
     ]
     lines += [
         "",
-        "Ablation (ours, batched, same queries; each mode timed in turn with bm25s's numpy backend, which "
+        "Ablation (ours, batched, same queries; each row timed in turn with bm25s's numpy backend, which its "
         '"× bm25s" divides; "same": top-10 scores equal to the default\'s within 1e-12):',
         "",
         "| scoring | search | queries/s | × bm25s | same |",
@@ -337,7 +338,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=1_000, help="known-item queries for ours and bm25s")
     parser.add_argument("--rank-bm25-queries", type=int, default=100, help="subset timed for rank-bm25 (slow)")
     parser.add_argument("--single-queries", type=int, default=300, help="subset for our one-query-per-call row")
-    parser.add_argument("--repeats", type=int, default=3, help="best of this many runs for the fast timings")
+    parser.add_argument("--repeats", type=int, default=3, help="best of this many runs: index times, the ablation")
+    parser.add_argument(
+        "--search-repeats",
+        type=int,
+        default=10,
+        help="rounds of the main table's searches (ours and bm25s, in turn; each well under a second): best of",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--corpus",
@@ -350,8 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="also write the markdown table here")
     args = parser.parse_args(argv)
     args.command = " ".join(["python bench/bm25_bench.py", *(sys.argv[1:] if argv is None else argv)])
-    if min(args.docs, args.queries, args.rank_bm25_queries, args.single_queries, args.repeats) < 1:
-        parser.error("--docs, --queries, --rank-bm25-queries, --single-queries and --repeats must be >= 1")
+    counts = (args.docs, args.queries, args.rank_bm25_queries, args.single_queries, args.repeats, args.search_repeats)
+    if min(counts) < 1:
+        parser.error("--docs, --queries, --rank-bm25-queries, --single-queries and the repeats must be >= 1")
     report, status = run(args)
     print(report)
     if args.out is not None and status == 0:
