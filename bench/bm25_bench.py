@@ -110,16 +110,6 @@ def maxscore_available_numba() -> bool:
     return bm25.NUMBA_INSTALLED
 
 
-def best_time(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
-    """Smallest wall time of `repeats` calls, and the last result."""
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
-
-
 def interleaved_best(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, tuple[float, object]]:
     """Smallest wall time of each function over `repeats` rounds, the functions run in turn within a round.
 
@@ -134,6 +124,11 @@ def interleaved_best(fns: dict[str, Callable[[], object]], repeats: int) -> dict
             out = fn()
             best[name] = (min(best[name][0], time.perf_counter() - start), out)
     return best
+
+
+def best_time(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
+    """Smallest wall time of `repeats` calls, and the last result (`interleaved_best` of one function)."""
+    return interleaved_best({"fn": fn}, repeats)["fn"]
 
 
 def recall(top_ids: np.ndarray, targets: np.ndarray) -> float:

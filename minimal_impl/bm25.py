@@ -411,17 +411,12 @@ class BM25:
         """`search` through `bm25_jit.bounded_search`: every query in one call of the compiled loop."""
         from minimal_impl import bm25_jit  # absolute: exercises/bm25.py, generated from this file, uses ours too
 
-        weights, (transposed, slot, impact, step) = self._check_ready(), self.compiled_index
+        weights, (transposed, *rows) = self._check_ready(), self.compiled_index
         query_matrix.sort_indices()  # the kernel sums each score in term order, as the product does
-        ids = np.zeros((query_matrix.shape[0], k), dtype=np.int64)  # [Q, k]
-        scores = np.zeros((query_matrix.shape[0], k))  # [Q, k]
-        found = bm25_jit.bounded_search(
-            weights.indptr, bm25_jit.unsigned(weights.indices), weights.data,
-            transposed.indptr, bm25_jit.unsigned(transposed.indices), transposed.data,
-            self.max_weight, slot, impact, step,
-            query_matrix.indptr, query_matrix.indices.astype(np.int64), query_matrix.data.astype(np.float64),
-            k, MARGIN.get(np.dtype(weights.dtype), 1e-5), ids, scores,
-        )  # fmt: skip
+        margin = MARGIN.get(np.dtype(weights.dtype), 1e-5)
+        found, ids, scores = bm25_jit.search_matrices(
+            weights, transposed, self.max_weight, rows, query_matrix, k=k, margin=margin
+        )  # [Q], [Q, k], [Q, k]
         for row in np.flatnonzero(found < k).tolist():  # then every document scoring > 0 is listed
             n = found[row]
             ids[row], scores[row] = self._top_k_with_unmatched(ids[row, :n], scores[row, :n], k)

@@ -320,3 +320,31 @@ def bounded_search(
             )  # fmt: skip
         found[q] = size
     return found
+
+
+def search_matrices(
+    weights: sp.csr_matrix,
+    transposed: sp.csr_matrix,
+    max_weight: np.ndarray,
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray],
+    queries: sp.csr_matrix,
+    *,
+    k: int,
+    margin: float,
+    kernel: Callable | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`bounded_search` (or `kernel`, e.g. its `.py_func`) on scipy matrices: `(found [Q], ids [Q, k], scores [Q, k])`.
+
+    `weights` W `[V, N]`, `transposed` W^T, `rows` = `impact_rows(W, ...)`, `queries` the `[Q, V]` count
+    matrix with its duplicates summed and its indices sorted. Rows with found < k list only their scorers.
+    """
+    ids = np.zeros((queries.shape[0], k), dtype=np.int64)  # [Q, k]
+    scores = np.zeros((queries.shape[0], k))  # [Q, k]
+    found = (kernel or bounded_search)(
+        weights.indptr, unsigned(weights.indices), weights.data,
+        transposed.indptr, unsigned(transposed.indices), transposed.data,
+        max_weight, *rows,
+        queries.indptr, queries.indices.astype(np.int64), queries.data.astype(np.float64),
+        k, margin, ids, scores,
+    )  # fmt: skip
+    return found, ids, scores

@@ -78,18 +78,12 @@ def _kernel(index: BM25, queries: list[list[str]], k: int, search=None, common_m
     query_matrix = index._query_matrix(queries)
     query_matrix.sum_duplicates()
     query_matrix.sort_indices()
-    weights = index.weights
-    transposed, slot, impact, step = index.compiled_index
+    transposed, *rows = index.compiled_index
     if common_min_df is not None:
-        slot, impact, step = bm25_jit.impact_rows(weights, common_min_df)
-    ids, scores = np.zeros((len(queries), k), dtype=np.int64), np.zeros((len(queries), k))
-    found = (search or bm25_jit.bounded_search)(
-        weights.indptr, bm25_jit.unsigned(weights.indices), weights.data, transposed.indptr,
-        bm25_jit.unsigned(transposed.indices), transposed.data,
-        index.max_weight, slot, impact, step, query_matrix.indptr, query_matrix.indices.astype(np.int64),
-        query_matrix.data.astype(np.float64), k, 1e-9, ids, scores,
-    )  # fmt: skip
-    return found, ids, scores
+        rows = bm25_jit.impact_rows(index.weights, common_min_df)
+    return bm25_jit.search_matrices(
+        index.weights, transposed, index.max_weight, rows, query_matrix, k=k, margin=1e-9, kernel=search
+    )
 
 
 def test_the_loops_give_the_same_answer_as_plain_python() -> None:
@@ -99,7 +93,7 @@ def test_the_loops_give_the_same_answer_as_plain_python() -> None:
     index = BM25().index(_corpus(3, 120))
     queries = [["the", "a", "w3", "w17"], ["of", "w1"], ["the"], ["w250", "w251"]]
     out = [_kernel(index, queries, 5, search) for search in (bm25_jit.bounded_search, bm25_jit.bounded_search.py_func)]
-    assert [[a.tolist() for a in o] for o in out[0:1]] == [[a.tolist() for a in o] for o in out[1:2]]
+    assert [a.tolist() for a in out[0]] == [a.tolist() for a in out[1]]
 
 
 def test_zero_weights_listed_twice_still_give_the_product() -> None:
